@@ -1,0 +1,30 @@
+/**
+ * Everything a route or service of berthd needs, built once by the daemon at start. Route
+ * modules take an `Engine` instead of importing singletons, so tests can build one on a
+ * temporary data root.
+ */
+import type { EventBus } from './events/bus.js';
+import type { ContentStore } from './images/content-store.js';
+import type { ImageStore } from './images/image-store.js';
+import type { Logger } from './logging/logger.js';
+import type { Snapshotter } from './storage/snapshots.js';
+
+export interface EngineConfig {
+  /** The `--data-root`: images, layers and metadata. */
+  dataRoot: string;
+  /** The `--exec-root`: runtime state (sockets, pids) that need not survive a reboot. */
+  execRoot: string;
+  /** Registries (host[:port] or CIDR) reachable over plain HTTP besides loopback ones. */
+  insecureRegistries: string[];
+  /** Engine version string reported by /version, e.g. "0.1.0". */
+  version: string;
+}
+
+export interface Engine {
+  config: EngineConfig;
+  content: ContentStore;
+  snapshots: Snapshotter;
+  images: ImageStore;
+  events: EventBus;
+  logger: Logger;
+}
