@@ -61,7 +61,7 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
     const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
     throw new InvalidParameterError(`invalid request${where}: ${issue?.message ?? 'bad value'}`);
   }
-  return parsed.data as z.infer<S>;
+  return parsed.data;
 }
 
 /** Docker accepts `1`, `true`, `True` for true; absent means `fallback`. */
