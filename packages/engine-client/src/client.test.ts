@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
+import { EngineClient } from './client.js';
+import { EngineUnreachableError, NotFoundError } from './errors.js';
+
+// A loopback HTTP server on a unix socket that answers the way the engine's HTTP layer does;
+// the client is also exercised against the real berthd in the runtime's integration tests.
+describe('EngineClient', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engine-client-'));
+  const socket = join(dir, 'engine.sock');
+  const seen: string[] = [];
+  let server: Server;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.url === '/_ping') {
+        res.writeHead(200, { 'Api-Version': '1.41', 'Content-Type': 'text/plain' });
+        res.end('OK');
+      } else if (req.url?.startsWith('/v1.41/images/json')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify([{ Id: 'sha256:abc' }]));
+      } else if (req.url === '/v1.41/images/create?fromImage=x') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.write('{"status":"Pulling fs layer","id":"abc"}\r\n');
+        res.end('{"errorDetail":{"message":"boom"},"error":"boom"}\r\n');
+      } else {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ message: 'No such image: nope:latest' }));
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('negotiates down to the engine version and prefixes paths with it', async () => {
+    const client = new EngineClient({ host: `unix://${socket}` });
+    const images = await client.request({
+      method: 'GET',
+      path: '/images/json',
+      query: { filters: { dangling: ['true'] }, all: undefined },
+      schema: z.array(z.object({ Id: z.string() })),
+    });
+    assert.deepEqual(images, [{ Id: 'sha256:abc' }]);
+    assert.equal(await client.apiVersion(), '1.41');
+    assert.ok(
+      seen.includes(
+        `GET /v1.41/images/json?filters=${encodeURIComponent('{"dangling":["true"]}')}`,
+      ),
+    );
+  });
+
+  it('maps status codes to typed errors carrying the engine message', async () => {
+    const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.41' });
+    await assert.rejects(client.request({ method: 'GET', path: '/images/nope/json' }), (err) => {
+      assert.ok(err instanceof NotFoundError);
+      assert.equal(err.message, 'No such image: nope:latest');
+      return true;
+    });
+  });
+
+  it('ends a progress stream with the in-band error', async () => {
+    const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.41' });
+    const statuses: unknown[] = [];
+    await assert.rejects(async () => {
+      for await (const m of client.jsonStream({
+        method: 'POST',
+        path: '/images/create',
+        query: { fromImage: 'x' },
+      })) {
+        statuses.push(m['status']);
+      }
+    }, /boom/);
+    assert.deepEqual(statuses, ['Pulling fs layer']);
+  });
+
+  it('says the engine is unreachable when nothing listens', async () => {
+    const client = new EngineClient({ host: `unix://${join(dir, 'missing.sock')}` });
+    await assert.rejects(client.apiVersion(), EngineUnreachableError);
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * The request core of Berth's Engine API client: one `request()` for JSON calls, `raw()` for
+ * streams, `jsonStream()` for progress/events. Addresses use DOCKER_HOST's syntax. The API version
+ * is negotiated once through `/_ping` (the lower of ours and the engine's), as the docker CLI does.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { z } from 'zod';
+import { EngineUnreachableError, errorForStatus } from './errors.js';
+import { jsonMessages } from './streams.js';
+
+/** The highest Engine API version this client speaks. */
+export const CLIENT_API_VERSION = '1.56';
+
+export type QueryValue = string | number | boolean | undefined | null | string[] | object;
+
+export interface RequestSpec<S extends z.ZodType = z.ZodType> {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  /** Objects and arrays are JSON-encoded (Docker's `filters`, `buildargs`). */
+  query?: Record<string, QueryValue>;
+  /** JSON-encoded unless a Buffer or stream. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Validates the JSON reply; the result is typed by it. */
+  schema?: S;
+  /** Milliseconds before giving up on a reply (not applied to streams once they started). */
+  timeoutMs?: number;
+}
+
+export interface EngineClientOptions {
+  /** `unix:///path/to.sock` or `tcp://127.0.0.1:2375`. */
+  host: string;
+  /** Pin a version instead of negotiating. */
+  apiVersion?: string;
+}
+
+type Address = { socketPath: string } | { host: string; port: number };
+
+function parseHost(host: string): Address {
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('tcp://') || host.startsWith('http://')) {
+    const url = new URL(host.replace(/^tcp:/, 'http:'));
+    return { host: url.hostname, port: Number(url.port || 2375) };
+  }
+  if (host.startsWith('/')) return { socketPath: host };
+  throw new Error(`unsupported engine address: ${host}`);
+}
+
+function encodeQuery(query: Record<string, QueryValue> | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    params.set(key, typeof value === 'object' ? JSON.stringify(value) : String(value));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function messageOf(body: Buffer, statusCode: number): string {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { message?: unknown };
+    if (typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // Not JSON: fall through to the raw text.
+  }
+  return body.toString('utf8').trim() || `engine answered ${statusCode}`;
+}
+
+export class EngineClient {
+  private readonly address: Address;
+  private version: Promise<string> | undefined;
+
+  constructor(private readonly options: EngineClientOptions) {
+    this.address = parseHost(options.host);
+    if (options.apiVersion) this.version = Promise.resolve(options.apiVersion);
+  }
+
+  /** The client for `DOCKER_HOST`, or `fallbackHost` when it is unset. */
+  static fromEnv(fallbackHost: string, env: NodeJS.ProcessEnv = process.env): EngineClient {
+    return new EngineClient({ host: env['DOCKER_HOST'] || fallbackHost });
+  }
+
+  get host(): string {
+    return this.options.host;
+  }
+
+  /** Sends a request and returns the response once its status is 2xx; throws typed errors. */
+  async raw(spec: RequestSpec): Promise<IncomingMessage> {
+    const version = spec.path === '/_ping' ? undefined : await this.apiVersion();
+    const path = `${version ? `/v${version}` : ''}${spec.path}${encodeQuery(spec.query)}`;
+    const headers: Record<string, string> = { ...spec.headers };
+    let body: Buffer | Readable | undefined;
+    if (spec.body instanceof Readable) body = spec.body;
+    else if (Buffer.isBuffer(spec.body)) body = spec.body;
+    else if (spec.body !== undefined) {
+      body = Buffer.from(JSON.stringify(spec.body));
+      headers['Content-Type'] ??= 'application/json';
+    }
+    if (Buffer.isBuffer(body)) headers['Content-Length'] = String(body.length);
+
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest({ ...this.address, method: spec.method, path, headers }, resolve);
+      req.on('error', (err) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(
+          code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES'
+            ? new EngineUnreachableError(this.options.host, err)
+            : err,
+        );
+      });
+      if (spec.timeoutMs) {
+        req.setTimeout(spec.timeoutMs, () =>
+          req.destroy(new Error(`timed out after ${spec.timeoutMs} ms`)),
+        );
+      }
+      if (body instanceof Readable) body.pipe(req);
+      else req.end(body);
+    });
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return res;
+    throw errorForStatus(status, messageOf(await readAll(res), status));
+  }
+
+  /** A JSON call: the parsed (and, with a schema, validated) reply; undefined for empty bodies. */
+  async request<S extends z.ZodType>(spec: RequestSpec<S> & { schema: S }): Promise<z.infer<S>>;
+  async request(spec: RequestSpec): Promise<unknown>;
+  async request(spec: RequestSpec): Promise<unknown> {
+    const res = await this.raw(spec);
+    const text = (await readAll(res)).toString('utf8');
+    const contentType = res.headers['content-type'] ?? '';
+    const value: unknown =
+      text === '' ? undefined : contentType.includes('json') ? JSON.parse(text) : text;
+    return spec.schema ? spec.schema.parse(value) : value;
+  }
+
+  /**
+   * Newline-delimited JSON messages (pull/push/load progress, events). A message carrying
+   * `error` ends the stream with that error, as the docker CLI reports it.
+   */
+  async *jsonStream(spec: RequestSpec): AsyncGenerator<Record<string, unknown>> {
+    const res = await this.raw(spec);
+    for await (const message of jsonMessages(res)) {
+      const m = message as Record<string, unknown>;
+      if (typeof m['error'] === 'string') throw errorForStatus(500, m['error']);
+      yield m;
+    }
+  }
+
+  /** The API version in use: negotiated through `/_ping` on first use. */
+  apiVersion(): Promise<string> {
+    this.version ??= this.negotiate();
+    return this.version;
+  }
+
+  private async negotiate(): Promise<string> {
+    const res = await this.raw({ method: 'GET', path: '/_ping', timeoutMs: 10_000 });
+    await readAll(res);
+    const server = res.headers['api-version'];
+    if (typeof server !== 'string') return CLIENT_API_VERSION;
+    const [sMaj = 0, sMin = 0] = server.split('.').map(Number);
+    const [cMaj = 0, cMin = 0] = CLIENT_API_VERSION.split('.').map(Number);
+    return sMaj * 1000 + sMin < cMaj * 1000 + cMin ? server : CLIENT_API_VERSION;
+  }
+}
