@@ -1,0 +1,294 @@
+/**
+ * `docker pull`: resolve a reference at its registry, pick the platform's manifest from an
+ * index, fetch config and layers into the content store (a few at a time), unpack the layers
+ * in order into snapshots, and record the image — reporting progress in Docker's words.
+ *
+ * Sharing: two pulls of one image fetch each blob once (the content store's single-flight
+ * ingest) and unpack each layer once (the snapshotter's).
+ */
+import type { Readable } from 'node:stream';
+import { NotFoundError, SystemError } from '../api/errors.js';
+import type { BlobInfo, ContentStore } from './content-store.js';
+import type { ImageRecord, ImageStore } from './image-store.js';
+import {
+  chainIds,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  imageConfigSchema,
+  type Index,
+  indexSchema,
+  isIndexMediaType,
+  isManifestMediaType,
+  type Manifest,
+  manifestSchema,
+} from './oci.js';
+import {
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  platformMatches,
+  type PlatformSpec,
+  selectManifest,
+} from './platform.js';
+import { progressLine, type ProgressEmitter, throttled } from './progress.js';
+import {
+  familiarName,
+  familiarString,
+  formatReference,
+  parseReference,
+  type Reference,
+  repositoryName,
+  withDefaultTag,
+} from './reference.js';
+import type { RegistryAuth } from './registry/auth.js';
+import {
+  type FetchedManifest,
+  RegistryClient,
+  type RegistryClientOptions,
+} from './registry/client.js';
+import { registryErrorCode } from './registry/errors.js';
+import { countBytes, shortId, TransferLimiter } from './transfer.js';
+
+/** Docker's default max-concurrent-downloads is 3. */
+export const PULL_CONCURRENCY = 3;
+
+/** A layer as the snapshotter takes it: the compressed blob and the digest of its tar. */
+export interface LayerSource {
+  stream: Readable;
+  diffId: Digest;
+}
+
+/** What pull needs of a Snapshotter. */
+export interface LayerUnpacker {
+  stat(name: string): Promise<unknown>;
+  unpack(name: string, parent: string | undefined, layer: LayerSource): Promise<unknown>;
+}
+
+export interface PullOptions {
+  /** As the user typed it ("busybox") or parsed; "latest" is added when no tag or digest. */
+  ref: string | Reference;
+  /** Defaults to the host's platform. Given explicitly, a single-platform image must match it. */
+  platform?: PlatformSpec | undefined;
+  auth?: RegistryAuth | undefined;
+  registry?: Omit<RegistryClientOptions, 'auth'> | undefined;
+  content: ContentStore;
+  snapshotter: LayerUnpacker;
+  imageStore: ImageStore;
+  onProgress: ProgressEmitter;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PullResult {
+  record: ImageRecord;
+  /** The digest the reference resolved to (the index's, for a multi-platform image). */
+  digest: Digest;
+  /** False when the image was already stored under this name. */
+  downloaded: boolean;
+}
+
+export async function pullImage(opts: PullOptions): Promise<PullResult> {
+  const ref = withDefaultTag(typeof opts.ref === 'string' ? parseReference(opts.ref) : opts.ref);
+  try {
+    return await pull(ref, opts);
+  } catch (err) {
+    throw translatePullError(err, ref);
+  }
+}
+
+async function pull(ref: Reference, opts: PullOptions): Promise<PullResult> {
+  const { content, onProgress: emit, signal } = opts;
+  const client = new RegistryClient(ref.domain, { ...opts.registry, auth: opts.auth });
+  const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
+  const top = await client.getManifest(ref.path, tagOrDigest, signal);
+  const wanted = opts.platform ?? hostPlatform();
+
+  let manifestDoc = top;
+  let indexDigest: Digest | undefined;
+  let manifestDesc: Descriptor;
+  const topDoc = parseDocument(top);
+  if (topDoc.kind === 'index') {
+    const chosen = selectManifest(
+      topDoc.index.manifests.filter((m) => isManifestMediaType(m.mediaType)),
+      wanted,
+    );
+    manifestDoc = await client.getManifest(ref.path, chosen.digest, signal);
+    if (manifestDoc.bytes.length !== chosen.size) {
+      throw new SystemError(`manifest ${chosen.digest}: size does not match its index entry`);
+    }
+    indexDigest = top.digest;
+    manifestDesc = { ...chosen };
+  } else {
+    manifestDesc = { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length };
+  }
+  const parsed = parseDocument(manifestDoc);
+  if (parsed.kind !== 'manifest') {
+    throw new SystemError(`${manifestDoc.digest}: expected an image manifest, got an index`);
+  }
+  const manifest = parsed.manifest;
+
+  emit({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
+
+  if (topDoc.kind === 'index') await content.put(top.bytes);
+  await content.put(manifestDoc.bytes);
+  await content.ingest(blobInfo(manifest.config), () =>
+    client.getBlob(ref.path, manifest.config.digest, signal),
+  );
+  const config = parseConfig(await content.read(manifest.config.digest));
+  if (opts.platform && topDoc.kind === 'manifest' && !platformMatches(opts.platform, config)) {
+    const actual = normalizePlatform(config);
+    throw new NotFoundError(
+      `image with reference ${familiarString(ref)} was found but does not match the specified platform: wanted ${formatPlatform(opts.platform)}, actual: ${formatPlatform(actual)}`,
+    );
+  }
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new SystemError(
+      `invalid image: manifest has ${manifest.layers.length} layers, config has ${diffIds.length} diff_ids`,
+    );
+  }
+
+  await fetchAndUnpack(client, ref, manifest.layers, diffIds, opts);
+
+  emit({ status: `Digest: ${top.digest}` });
+  const nameRef = formatReference(ref);
+  const before = await opts.imageStore.lookup(nameRef);
+  const record = await opts.imageStore.put({
+    id: manifest.config.digest,
+    manifest: manifestDesc,
+    ...(indexDigest ? { indexDigest } : {}),
+    repoTags: ref.tag !== undefined && ref.digest === undefined ? [nameRef] : [],
+    repoDigests: [`${repositoryName(ref)}@${top.digest}`],
+    stored: new Date().toISOString(),
+  });
+  const downloaded = before?.id !== record.id;
+  emit({
+    status: downloaded
+      ? `Status: Downloaded newer image for ${familiarString(ref)}`
+      : `Status: Image is up to date for ${familiarString(ref)}`,
+  });
+  return { record, digest: top.digest, downloaded };
+}
+
+/**
+ * Downloads missing layers (at most PULL_CONCURRENCY at once) and unpacks them bottom-up as
+ * soon as each one and everything below it is ready.
+ */
+async function fetchAndUnpack(
+  client: RegistryClient,
+  ref: Reference,
+  layers: readonly Descriptor[],
+  diffIds: readonly Digest[],
+  opts: PullOptions,
+): Promise<void> {
+  const { content, snapshotter, onProgress: emit } = opts;
+  const chains = chainIds(diffIds);
+  const present = await Promise.all(
+    chains.map(async (c) => (await snapshotter.stat(c)) !== undefined),
+  );
+  layers.forEach((layer, i) => {
+    emit({ status: present[i] ? 'Already exists' : 'Pulling fs layer', id: shortId(layer.digest) });
+  });
+
+  // One failed download cancels the others.
+  const failed = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
+  const limiter = new TransferLimiter(PULL_CONCURRENCY);
+  const downloads = layers.map((layer, i) => (present[i] ? Promise.resolve() : download(layer)));
+  for (const d of downloads) d.catch(() => failed.abort());
+
+  async function download(layer: Descriptor): Promise<void> {
+    const id = shortId(layer.digest);
+    await limiter.run(
+      async () => {
+        if (!(await content.stat(layer.digest))) {
+          const report = throttled((cur, total) =>
+            emit(progressLine(id, 'Downloading', cur, total)),
+          );
+          await content.ingest(
+            blobInfo(layer),
+            () => client.getBlob(ref.path, layer.digest, signal),
+            report,
+          );
+          emit({ status: 'Verifying Checksum', id });
+        }
+        emit({ status: 'Download complete', id });
+      },
+      () => emit({ status: 'Waiting', id }),
+    );
+  }
+
+  try {
+    for (const [i, layer] of layers.entries()) {
+      await downloads[i];
+      if (present[i]) continue;
+      signal.throwIfAborted();
+      const id = shortId(layer.digest);
+      const report = throttled((cur, total) => emit(progressLine(id, 'Extracting', cur, total)));
+      const stream = countBytes(await content.createReadStream(layer.digest), layer.size, report);
+      const diffId = diffIds[i] as Digest;
+      await snapshotter.unpack(chains[i] as string, chains[i - 1], { stream, diffId });
+      emit({ status: 'Pull complete', id });
+    }
+  } catch (err) {
+    failed.abort();
+    await Promise.allSettled(downloads);
+    throw err;
+  }
+}
+
+type ParsedDocument = { kind: 'index'; index: Index } | { kind: 'manifest'; manifest: Manifest };
+
+/** Validates a fetched document by its media type; an index with layers (or a manifest with manifests) is refused. */
+function parseDocument(doc: FetchedManifest): ParsedDocument {
+  let json: unknown;
+  try {
+    json = JSON.parse(doc.bytes.toString('utf8'));
+  } catch {
+    throw new SystemError(`invalid manifest ${doc.digest}: not JSON`);
+  }
+  if (isIndexMediaType(doc.mediaType)) {
+    const r = indexSchema.safeParse(json);
+    if (!r.success)
+      throw new SystemError(`invalid index ${doc.digest}: ${r.error.issues[0]?.message}`);
+    return { kind: 'index', index: r.data };
+  }
+  if (isManifestMediaType(doc.mediaType)) {
+    const r = manifestSchema.safeParse(json);
+    if (!r.success) {
+      throw new SystemError(`invalid manifest ${doc.digest}: ${r.error.issues[0]?.message}`);
+    }
+    return { kind: 'manifest', manifest: r.data };
+  }
+  throw new SystemError(`unsupported manifest media type: ${doc.mediaType}`);
+}
+
+function parseConfig(bytes: Buffer): ImageConfig {
+  try {
+    return imageConfigSchema.parse(JSON.parse(bytes.toString('utf8')));
+  } catch (e) {
+    throw new SystemError(`invalid image config: ${(e as Error).message}`);
+  }
+}
+
+function blobInfo(d: Descriptor): BlobInfo {
+  return { digest: d.digest, size: d.size };
+}
+
+/** moby's translatePullError: registry "not found"-like codes in Docker's sentences. */
+function translatePullError(err: unknown, ref: Reference): unknown {
+  const code = registryErrorCode(err);
+  const cause = err instanceof Error ? err.message : String(err);
+  switch (code) {
+    case 'DENIED':
+      return new NotFoundError(
+        `pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${cause}`,
+      );
+    case 'MANIFEST_UNKNOWN':
+      return new NotFoundError(`manifest for ${familiarString(ref)} not found: ${cause}`);
+    case 'NAME_UNKNOWN':
+      return new NotFoundError(`repository ${familiarName(ref)} not found: ${cause}`);
+    default:
+      return err;
+  }
+}

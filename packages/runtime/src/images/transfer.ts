@@ -1,0 +1,61 @@
+/**
+ * Helpers shared by pull and push: bounded concurrency for blob transfers, and the short
+ * layer IDs Docker shows in progress lines.
+ */
+import { Transform, type Readable } from 'node:stream';
+import type { Digest } from './oci.js';
+
+/** The 12 hex characters Docker shows for a layer: "sha256:3f57d9401f8d…" → "3f57d9401f8d". */
+export function shortId(digest: Digest): string {
+  return digest.slice('sha256:'.length, 'sha256:'.length + 12);
+}
+
+/**
+ * Runs tasks with at most `limit` at once, in submission order. `onQueued` is called when a
+ * task has to wait for a slot (pull and push report that as "Waiting").
+ */
+export class TransferLimiter {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  run<T>(task: () => Promise<T>, onQueued?: () => void): Promise<T> {
+    let slot: Promise<void>;
+    if (this.active < this.limit) {
+      this.active++;
+      slot = Promise.resolve();
+    } else {
+      onQueued?.();
+      slot = new Promise<void>((resolve) => this.queue.push(resolve));
+    }
+    return slot.then(async () => {
+      try {
+        return await task();
+      } finally {
+        // Hand the slot straight to the next waiter, so a newcomer cannot slip in between.
+        const next = this.queue.shift();
+        if (next) next();
+        else this.active--;
+      }
+    });
+  }
+}
+
+/** Passes a stream through, reporting bytes passed so far against `total`. */
+export function countBytes(
+  source: Readable,
+  total: number,
+  report: (current: number, total: number) => void,
+): Readable {
+  let current = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      current += chunk.length;
+      report(current, total);
+      done(null, chunk);
+    },
+  });
+  source.on('error', (err) => counter.destroy(err));
+  return source.pipe(counter);
+}
