@@ -18,6 +18,14 @@ export interface EngineConfig {
   insecureRegistries: string[];
   /** Engine version string reported by /version, e.g. "0.1.0". */
   version: string;
+  /** Source revision of this build (short git hash), or "unknown". */
+  gitCommit?: string;
+  /** When this build was made (RFC 3339), or undefined when not known. */
+  buildTime?: string;
+  /** A stable ID of this engine instance (kept under the data root), for /info. */
+  id?: string;
+  /** `--debug`: reported by /info. */
+  debug?: boolean;
 }
 
 export interface Engine {
@@ -27,4 +35,9 @@ export interface Engine {
   images: ImageStore;
   events: EventBus;
   logger: Logger;
+  /**
+   * Aborted when the daemon shuts down: long-running handlers (event streams, followed logs)
+   * end their response then instead of holding the shutdown open.
+   */
+  shutdown?: AbortSignal;
 }

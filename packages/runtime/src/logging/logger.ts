@@ -2,7 +2,12 @@
  * The daemon's structured log: one JSON object per line (`time`, `level`, `msg`, fields), written
  * to `<data-root>/berthd.log` and, when asked, mirrored to stderr.
  */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -11,4 +16,116 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
   /** A logger that adds `fields` to every line. */
   child(fields: Record<string, unknown>): Logger;
+}
+
+export function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+export interface FileLoggerOptions {
+  /** File the lines are appended to; omitted means no file (stderr only, if enabled). */
+  file?: string;
+  /** Lines below this level are dropped. Default "info". */
+  level?: LogLevel;
+  /** Mirror every line to stderr (`--debug`). */
+  stderr?: boolean;
+}
+
+/** Where lines go; shared by a logger and all its children so one `close()` ends them all. */
+class Sink {
+  private fd: number | undefined;
+
+  constructor(
+    file: string | undefined,
+    readonly minRank: number,
+    private readonly toStderr: boolean,
+  ) {
+    if (file !== undefined) {
+      mkdirSync(dirname(file), { recursive: true });
+      this.fd = openSync(file, 'a', 0o640);
+    }
+  }
+
+  write(line: string): void {
+    // Synchronous appends: a line logged just before a crash or process.exit() is on disk,
+    // and lines from concurrent requests never interleave mid-line.
+    if (this.fd !== undefined) {
+      try {
+        writeSync(this.fd, line);
+      } catch {
+        // A full disk must not take the daemon down with it; stderr still gets the line.
+      }
+    }
+    if (this.toStderr) process.stderr.write(line);
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+function errorFields(value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+class JsonLinesLogger implements Logger {
+  constructor(
+    private readonly sink: Sink,
+    private readonly fields: Record<string, unknown>,
+  ) {}
+
+  private log(level: LogLevel, msg: string, extra?: Record<string, unknown>): void {
+    if (LOG_LEVELS.indexOf(level) < this.sink.minRank) return;
+    const entry: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level,
+      msg,
+      ...this.fields,
+    };
+    for (const [k, v] of Object.entries(extra ?? {})) entry[k] = errorFields(v);
+    let line: string;
+    try {
+      line = JSON.stringify(entry);
+    } catch {
+      // Cyclic or BigInt fields: keep the message rather than lose the line.
+      line = JSON.stringify({ time: entry.time, level, msg, fields: 'unserialisable' });
+    }
+    this.sink.write(`${line}\n`);
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.log('debug', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.log('info', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.log('warn', msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.log('error', msg, fields);
+  }
+
+  child(fields: Record<string, unknown>): Logger {
+    return new JsonLinesLogger(this.sink, { ...this.fields, ...fields });
+  }
+}
+
+/** A JSON-lines logger; `close()` releases the file (children stop writing to it too). */
+export function createLogger(options: FileLoggerOptions = {}): Logger & { close(): void } {
+  const sink = new Sink(
+    options.file,
+    LOG_LEVELS.indexOf(options.level ?? 'info'),
+    options.stderr ?? false,
+  );
+  const root = new JsonLinesLogger(sink, {});
+  return Object.assign(root, { close: () => sink.close() });
+}
+
+/** A logger that drops everything (for tests that build an Engine by hand). */
+export function nullLogger(): Logger {
+  return createLogger({});
 }
