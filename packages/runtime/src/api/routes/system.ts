@@ -1,0 +1,386 @@
+/**
+ * The System endpoints: `/_ping`, `/version`, `/info`, `/events`, `/system/df`, `/auth`.
+ * Field names and shapes follow moby's types because the docker CLI prints them as they are.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import {
+  availableParallelism,
+  hostname,
+  machine,
+  release,
+  totalmem,
+  type as osType,
+} from 'node:os';
+import type { Engine } from '../../engine.js';
+import { MemoryEventBus, type EngineEvent } from '../../events/bus.js';
+import { EVENT_FILTER_KEYS, eventMatches } from '../../events/filter.js';
+import { parseTimestamp } from '../../events/timestamp.js';
+import { imageDetails, imageSummary, layerSizes } from '../../images/inspect.js';
+import { hostPlatform } from '../../images/platform.js';
+import { InvalidParameterError } from '../errors.js';
+import { checkFilterKeys, JsonStream, queryFilters, sendJson } from '../http.js';
+import type { RequestContext, Router } from '../router.js';
+import { API_VERSION, compareApiVersions, MIN_API_VERSION } from '../server.js';
+
+export function registerSystemRoutes(router: Router, engine: Engine): void {
+  router.get('/_ping', ping);
+  router.head('/_ping', ping);
+  router.get('/version', ({ res }) => sendJson(res, 200, versionInfo(engine)));
+  router.get('/info', async ({ res, apiVersion }) =>
+    sendJson(res, 200, await systemInfo(engine, apiVersion)),
+  );
+  router.get('/events', (ctx) => streamEvents(engine, ctx));
+  router.get('/system/df', async ({ res, apiVersion }) =>
+    sendJson(res, 200, await diskUsage(engine, apiVersion)),
+  );
+}
+
+function ping({ req, res }: RequestContext): void {
+  res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
+  res.setHeader('Pragma', 'no-cache');
+  res.setHeader('Builder-Version', '1');
+  res.setHeader('Swarm', 'inactive');
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  if (req.method === 'HEAD') {
+    res.setHeader('Content-Length', '0');
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Length', '2');
+  res.end('OK');
+}
+
+// --- /version -----------------------------------------------------------------------------
+
+/** What the docker CLI prints as "Go version": the runtime that runs the engine. */
+const RUNTIME_VERSION = `node ${process.version}`;
+
+export function versionInfo(engine: Engine) {
+  const { version, gitCommit = 'unknown', buildTime = '' } = engine.config;
+  const common = {
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: gitCommit,
+    GoVersion: RUNTIME_VERSION,
+    Os: 'linux',
+    Arch: hostPlatform().architecture,
+    KernelVersion: release(),
+    BuildTime: buildTime,
+  };
+  return {
+    Platform: { Name: 'Berth Engine' },
+    Components: [
+      {
+        Name: 'Engine',
+        Version: version,
+        Details: { ...common, Experimental: 'false' },
+      },
+    ],
+    Version: version,
+    ...common,
+    Experimental: false,
+  };
+}
+
+// --- /info --------------------------------------------------------------------------------
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** "2" on a unified (cgroup2) hierarchy, "1" on v1 or hybrid ones. */
+export function cgroupVersion(): '1' | '2' {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}
+
+/** Which resource limits the kernel's cgroups can enforce (moby's sysinfo, reduced). */
+function cgroupFeatures() {
+  if (cgroupVersion() === '2') {
+    const controllers = (readText('/sys/fs/cgroup/cgroup.controllers') ?? '').split(/\s+/);
+    const has = (c: string) => controllers.includes(c);
+    return {
+      MemoryLimit: has('memory'),
+      SwapLimit: has('memory'),
+      CpuCfsPeriod: has('cpu'),
+      CpuCfsQuota: has('cpu'),
+      CPUShares: has('cpu'),
+      CPUSet: has('cpuset'),
+      PidsLimit: has('pids'),
+      OomKillDisable: false,
+    };
+  }
+  const v1 = (file: string) => existsSync(`/sys/fs/cgroup/${file}`);
+  return {
+    MemoryLimit: v1('memory/memory.limit_in_bytes'),
+    SwapLimit: v1('memory/memory.memsw.limit_in_bytes'),
+    CpuCfsPeriod: v1('cpu/cpu.cfs_period_us'),
+    CpuCfsQuota: v1('cpu/cpu.cfs_quota_us'),
+    CPUShares: v1('cpu/cpu.shares'),
+    CPUSet: v1('cpuset/cpuset.cpus'),
+    PidsLimit: v1('pids/pids.max'),
+    OomKillDisable: v1('memory/memory.oom_control'),
+  };
+}
+
+function osRelease(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (readText('/etc/os-release') ?? '').split('\n')) {
+    const m = /^([A-Z_]+)=("?)(.*)\2$/.exec(line.trim());
+    if (m?.[1] !== undefined) out[m[1]] = m[3] ?? '';
+  }
+  return out;
+}
+
+function sysctlOn(name: string): boolean {
+  return readText(`/proc/sys/${name}`)?.trim() === '1';
+}
+
+const FS_TYPES: Record<number, string> = {
+  0xef53: 'extfs',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x01021994: 'tmpfs',
+  0x794c7630: 'overlayfs',
+  0x2fc12fc1: 'zfs',
+  0xf2f52010: 'f2fs',
+};
+
+async function backingFilesystem(path: string): Promise<string> {
+  try {
+    const { type } = await statfs(path);
+    return FS_TYPES[type] ?? `0x${type.toString(16)}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '/usr/bin:/bin')
+    .split(':')
+    .some((dir) => dir !== '' && existsSync(`${dir}/${name}`));
+}
+
+function openFileCount(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+const LOOPBACK_CIDRS = ['127.0.0.0/8', '::1/128'];
+
+/** `--insecure-registry` values split as dockerd does: CIDRs vs. registry host names. */
+export function registryConfig(insecure: readonly string[]) {
+  const isCidr = (v: string) => /^[\d.]+\/\d+$|^[\da-f:]+\/\d+$/i.test(v);
+  const index = (name: string, secure: boolean, official: boolean) => ({
+    Name: name,
+    Mirrors: [] as string[],
+    Secure: secure,
+    Official: official,
+  });
+  const IndexConfigs: Record<string, ReturnType<typeof index>> = {
+    'docker.io': index('docker.io', true, true),
+  };
+  for (const host of insecure.filter((v) => !isCidr(v))) {
+    IndexConfigs[host] = index(host, false, false);
+  }
+  return {
+    AllowNondistributableArtifactsCIDRs: [] as string[],
+    AllowNondistributableArtifactsHostnames: [] as string[],
+    InsecureRegistryCIDRs: [...LOOPBACK_CIDRS, ...insecure.filter(isCidr)],
+    IndexConfigs,
+    Mirrors: [] as string[],
+  };
+}
+
+export async function systemInfo(engine: Engine, apiVersion: string) {
+  const { config } = engine;
+  const os = osRelease();
+  const images = await engine.images.list();
+  const runtimes: Record<string, { path: string }> = {};
+  for (const name of ['runc', 'crun']) if (onPath(name)) runtimes[name] = { path: name };
+  const cgroup = cgroupVersion();
+  // crun needs a pure cgroup2 hierarchy; runc also handles v1 and hybrid ones.
+  const defaultRuntime = cgroup === '2' && runtimes.crun ? 'crun' : 'runc';
+  const commit = { ID: '', Expected: '' };
+  return {
+    ID: config.id ?? '',
+    Containers: 0,
+    ContainersRunning: 0,
+    ContainersPaused: 0,
+    ContainersStopped: 0,
+    Images: images.length,
+    Driver: 'overlayfs',
+    DriverStatus: [
+      ['Backing Filesystem', await backingFilesystem(config.dataRoot)],
+      ['Supports d_type', 'true'],
+      ['Using metacopy', 'false'],
+      ['Native Overlay Diff', 'true'],
+      ['userxattr', 'false'],
+    ],
+    Plugins: {
+      Volume: ['local'],
+      Network: ['bridge', 'host', 'none', 'null'],
+      Authorization: null,
+      Log: ['json-file', 'local'],
+    },
+    ...cgroupFeatures(),
+    KernelMemory: false,
+    KernelMemoryTCP: false,
+    IPv4Forwarding: sysctlOn('net/ipv4/ip_forward'),
+    BridgeNfIptables: sysctlOn('net/bridge/bridge-nf-call-iptables'),
+    BridgeNfIp6tables: sysctlOn('net/bridge/bridge-nf-call-ip6tables'),
+    Debug: config.debug ?? false,
+    NFd: openFileCount(),
+    NGoroutines: process.getActiveResourcesInfo().length,
+    SystemTime: new Date().toISOString(),
+    LoggingDriver: 'json-file',
+    CgroupDriver: 'cgroupfs',
+    CgroupVersion: cgroup,
+    NEventsListener: engine.events instanceof MemoryEventBus ? engine.events.listenerCount : 0,
+    KernelVersion: release(),
+    OperatingSystem: os.PRETTY_NAME ?? osType(),
+    OSVersion: os.VERSION_ID ?? '',
+    OSType: 'linux',
+    Architecture: machine(),
+    IndexServerAddress: 'https://index.docker.io/v1/',
+    RegistryConfig: registryConfig(config.insecureRegistries),
+    NCPU: availableParallelism(),
+    MemTotal: totalmem(),
+    GenericResources: null,
+    DockerRootDir: config.dataRoot,
+    HttpProxy: '',
+    HttpsProxy: '',
+    NoProxy: '',
+    Name: hostname(),
+    Labels: [] as string[],
+    ExperimentalBuild: false,
+    ServerVersion: config.version,
+    Runtimes: runtimes,
+    DefaultRuntime: defaultRuntime,
+    Swarm: {
+      NodeID: '',
+      NodeAddr: '',
+      LocalNodeState: 'inactive',
+      ControlAvailable: false,
+      Error: '',
+      RemoteManagers: null,
+    },
+    LiveRestoreEnabled: false,
+    Isolation: '',
+    InitBinary: '',
+    ContainerdCommit: commit,
+    RuncCommit: commit,
+    InitCommit: commit,
+    // Clients before API 1.42 warn unless the built-in profile is called "default".
+    SecurityOptions: [
+      `name=seccomp,profile=${compareApiVersions(apiVersion, '1.42') < 0 ? 'default' : 'builtin'}`,
+    ],
+    ProductLicense: '',
+    CDISpecDirs: [] as string[],
+    Containerd: null,
+    Warnings: [] as string[],
+  };
+}
+
+// --- /events ------------------------------------------------------------------------------
+
+async function streamEvents(engine: Engine, { res, query }: RequestContext): Promise<void> {
+  const since = parseTimestamp(query.get('since'));
+  const until = parseTimestamp(query.get('until'));
+  if (since !== undefined && until !== undefined && until < since) {
+    throw new InvalidParameterError(
+      `\`since\` time (${query.get('since')}) cannot be after \`until\` time (${query.get('until')})`,
+    );
+  }
+  const filters = queryFilters(query);
+  checkFilterKeys(filters, EVENT_FILTER_KEYS);
+  const wanted = (ev: EngineEvent) => eventMatches(filters, ev);
+
+  const stream = new JsonStream(res);
+  // The CLI waits for the headers before it shows anything, so send them at once.
+  stream.start();
+  res.flushHeaders();
+
+  const nowNano = BigInt(Date.now()) * 1_000_000n;
+  // Replay and subscribe with no await in between, so no event falls in a gap or comes twice.
+  if (since !== undefined || until !== undefined) {
+    for (const ev of engine.events.history(since ?? 0n, until)) if (wanted(ev)) stream.write(ev);
+  }
+  const unsubscribe = engine.events.subscribe((ev) => {
+    if (wanted(ev) && (until === undefined || BigInt(ev.timeNano) <= until)) stream.write(ev);
+  });
+  try {
+    if (until !== undefined && until <= nowNano) return;
+
+    // Streams until `until`, or until the client goes away (res 'close' fires on disconnect;
+    // req 'close' may fire as soon as the request body is read).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        engine.shutdown?.removeEventListener('abort', done);
+        resolve();
+      };
+      const delayMs = until === undefined ? Infinity : Number((until - nowNano) / 1_000_000n) + 1;
+      const timer = delayMs < 2 ** 31 ? setTimeout(done, delayMs) : undefined;
+      res.once('close', done);
+      if (engine.shutdown?.aborted) done();
+      else engine.shutdown?.addEventListener('abort', done);
+    });
+  } finally {
+    unsubscribe();
+    if (!res.writableEnded) stream.end();
+  }
+}
+
+// --- /system/df ---------------------------------------------------------------------------
+
+/**
+ * `docker system df`: images with their unpacked size and the part of it shared with other
+ * images (layers whose snapshot several images use), and the total of all layer snapshots.
+ */
+async function diskUsage(engine: Engine, apiVersion: string) {
+  const details = await Promise.all(
+    (await engine.images.list()).map((record) => imageDetails(engine.content, record)),
+  );
+  const sizes = await Promise.all(details.map((d) => layerSizes(engine.snapshots, d)));
+  const users = new Map<string, number>();
+  for (const d of details) {
+    for (const chain of new Set(d.chainIds)) users.set(chain, (users.get(chain) ?? 0) + 1);
+  }
+  const images = details.map((d, i) => {
+    const own = sizes[i] ?? [];
+    const size = own.reduce((a, b) => a + b, 0);
+    const shared = own.reduce(
+      (sum, s, j) => ((users.get(d.chainIds[j] ?? '') ?? 0) > 1 ? sum + s : sum),
+      0,
+    );
+    return { ...imageSummary(d, size, apiVersion), SharedSize: shared, Containers: 0 };
+  });
+  const layersSize = (await engine.snapshots.list()).reduce((sum, s) => sum + s.size, 0);
+  const none = { ActiveCount: 0, TotalCount: 0, Reclaimable: 0, TotalSize: 0 };
+  return {
+    // The shape clients before API 1.52 read.
+    LayersSize: layersSize,
+    Images: images,
+    Containers: [],
+    Volumes: [],
+    BuildCache: [],
+    // The per-type summaries of API 1.52 and later; with no containers every image is unused.
+    ImageUsage: {
+      ActiveCount: 0,
+      TotalCount: images.length,
+      Reclaimable: layersSize,
+      TotalSize: layersSize,
+    },
+    ContainerUsage: none,
+    VolumeUsage: none,
+    BuildCacheUsage: none,
+  };
+}

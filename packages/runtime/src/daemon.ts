@@ -1,0 +1,327 @@
+/**
+ * berthd's assembly: builds the Engine on the data root (repairing every store first, so a
+ * crash mid-pull leaves nothing half-written trusted), registers the API routes and listens
+ * on the requested unix sockets (or loopback TCP). The CLI in cli/berthd.ts only parses flags
+ * and handles signals; tests start the same daemon in-process.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { registerSystemRoutes } from './api/routes/system.js';
+import { Router } from './api/router.js';
+import { createApiServer } from './api/server.js';
+import type { Engine, EngineConfig } from './engine.js';
+import { MemoryEventBus } from './events/bus.js';
+import { FsContentStore } from './images/content-store.js';
+import { FsImageStore } from './images/image-store.js';
+import { createLogger, type LogLevel } from './logging/logger.js';
+import type { Snapshotter } from './storage/snapshots.js';
+import { SystemError } from './api/errors.js';
+
+export interface DaemonConfig extends EngineConfig {
+  /** Listen addresses: `unix:///path.sock` or `tcp://127.0.0.1:PORT`. */
+  hosts: string[];
+  /** Written with our pid at start, removed at close. */
+  pidfile?: string;
+  logLevel?: LogLevel;
+  /** Mirror the log to stderr. */
+  logToStderr?: boolean;
+}
+
+export interface Daemon {
+  engine: Engine;
+  /** The first listening server (one per host). */
+  server: Server;
+  servers: Server[];
+  /** Where the daemon listens, as `unix:///…` / `tcp://127.0.0.1:PORT` (actual port). */
+  addresses: string[];
+  /** Stops accepting, ends streams, waits (bounded) for requests, removes socket and pidfile. */
+  close(): Promise<void>;
+}
+
+/** A start-up failure with a message meant for the user, not a stack trace. */
+export class DaemonStartError extends Error {
+  override name = 'DaemonStartError';
+}
+
+/** Time in-flight requests get to finish at shutdown before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** Parses a `-H` value; refuses anything but unix sockets and loopback TCP. */
+export function parseHost(host: string): ListenAddress {
+  if (host.startsWith('fd://')) {
+    throw new DaemonStartError(
+      `${host}: socket activation (fd://) is not supported; use -H unix:///path/to.sock`,
+    );
+  }
+  if (host.startsWith('unix://')) {
+    const path = host.slice('unix://'.length);
+    if (!path.startsWith('/')) throw new DaemonStartError(`${host}: socket path must be absolute`);
+    return { kind: 'unix', path };
+  }
+  if (host.startsWith('tcp://')) {
+    const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(host);
+    if (!m) throw new DaemonStartError(`${host}: expected tcp://127.0.0.1:PORT`);
+    const name = m[1] ?? '';
+    if (name !== '127.0.0.1' && name !== 'localhost') {
+      throw new DaemonStartError(
+        `${host}: refusing to listen beyond loopback; the Engine API is unauthenticated ` +
+          `and gives root on this machine (use tcp://127.0.0.1:PORT or a unix socket)`,
+      );
+    }
+    return { kind: 'tcp', host: '127.0.0.1', port: Number(m[2]) };
+  }
+  throw new DaemonStartError(`${host}: unsupported address (use unix:///path.sock)`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Writes the pidfile, refusing when it names another live process (as dockerd does). */
+function writePidfile(path: string): void {
+  let existing: number | undefined;
+  try {
+    existing = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+  } catch {
+    // no pidfile: the normal case
+  }
+  if (existing !== undefined && existing !== process.pid && existing > 0 && isAlive(existing)) {
+    throw new DaemonStartError(
+      `pid file found, ensure berthd is not running or delete ${path} (pid ${existing} is alive)`,
+    );
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${process.pid}\n`, { mode: 0o644 });
+  } catch (err) {
+    throw new DaemonStartError(`cannot write pid file ${path}: ${(err as Error).message}`);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** True when something accepts connections on the unix socket `path`. */
+function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(path);
+    const finish = (inUse: boolean) => {
+      sock.destroy();
+      resolve(inUse);
+    };
+    sock.setTimeout(1_000, () => finish(true));
+    sock.once('connect', () => finish(true));
+    sock.once('error', () => finish(false));
+  });
+}
+
+/** Makes `path` usable for a new socket: parent dir exists, a stale socket is removed. */
+async function prepareSocketPath(path: string): Promise<void> {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new DaemonStartError(
+      `cannot create the directory for socket unix://${path}: ${(err as Error).message}`,
+    );
+  }
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) {
+    throw new DaemonStartError(`cannot listen on unix://${path}: it exists and is not a socket`);
+  }
+  if (await socketInUse(path)) {
+    throw new DaemonStartError(`another berthd is listening on unix://${path}`);
+  }
+  removeQuietly(path);
+}
+
+function listenOn(server: Server, addr: ListenAddress): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where =
+        addr.kind === 'unix' ? `unix://${addr.path}` : `tcp://${addr.host}:${addr.port}`;
+      reject(new DaemonStartError(`cannot listen on ${where}: ${err.message}`));
+    };
+    server.once('error', onError);
+    if (addr.kind === 'tcp') {
+      server.listen(addr.port, addr.host, () => {
+        server.off('error', onError);
+        const bound = server.address();
+        const port = bound && typeof bound === 'object' ? bound.port : addr.port;
+        resolve(`tcp://${addr.host}:${port}`);
+      });
+      return;
+    }
+    // The socket must never exist with looser permissions, not even between bind and chmod.
+    const previous = process.umask(0o117);
+    try {
+      server.listen(addr.path, () => {
+        server.off('error', onError);
+        try {
+          chmodSync(addr.path, 0o660);
+          resolve(`unix://${addr.path}`);
+        } catch (err) {
+          reject(new DaemonStartError(`cannot chmod ${addr.path}: ${(err as Error).message}`));
+        }
+      });
+    } finally {
+      process.umask(previous);
+    }
+  });
+}
+
+/** The engine's stable ID, created on first start (dockerd keeps one the same way). */
+function engineId(dataRoot: string): string {
+  const file = join(dataRoot, 'engine-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+  } catch {
+    // first start
+  }
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+function makeDirs(config: DaemonConfig): void {
+  for (const [flag, dir, mode] of [
+    ['--data-root', config.dataRoot, 0o711],
+    ['--exec-root', config.execRoot, 0o700],
+  ] as const) {
+    try {
+      mkdirSync(dir, { recursive: true, mode });
+    } catch (err) {
+      throw new DaemonStartError(`cannot create ${flag} ${dir}: ${(err as Error).message}`);
+    }
+  }
+}
+
+export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
+  const addresses = config.hosts.map(parseHost);
+  if (addresses.length === 0) throw new DaemonStartError('no listen address (-H) given');
+  makeDirs(config);
+  if (config.pidfile) writePidfile(config.pidfile);
+
+  const logger = createLogger({
+    file: join(config.dataRoot, 'berthd.log'),
+    level: config.logLevel ?? (config.debug ? 'debug' : 'info'),
+    stderr: config.logToStderr ?? false,
+  });
+  const servers: Server[] = [];
+  const shutdown = new AbortController();
+  const cleanup = () => {
+    shutdown.abort();
+    if (config.pidfile) removeQuietly(config.pidfile);
+    logger.close();
+  };
+
+  try {
+    const content = new FsContentStore(join(config.dataRoot, 'content'));
+    const snapshots = unavailableSnapshotter();
+    const images = new FsImageStore(join(config.dataRoot, 'images'), content);
+    for (const [name, store] of [
+      ['content', content],
+      ['snapshots', snapshots],
+      ['images', images],
+    ] as const) {
+      const started = Date.now();
+      await store.repair();
+      logger.debug('store repaired', { store: name, ms: Date.now() - started });
+    }
+    const engine: Engine = {
+      config: { ...config, id: config.id ?? engineId(config.dataRoot) },
+      content,
+      snapshots,
+      images,
+      events: new MemoryEventBus(undefined, (err) =>
+        logger.error('event listener failed', { err }),
+      ),
+      logger,
+      shutdown: shutdown.signal,
+    };
+
+    const router = new Router();
+    registerSystemRoutes(router, engine);
+
+    const requestLog = logger.child({ component: 'api' });
+    const bound: string[] = [];
+    for (const addr of addresses) {
+      if (addr.kind === 'unix') await prepareSocketPath(addr.path);
+      const server = createApiServer({
+        router,
+        engineVersion: config.version,
+        onRequest: (entry) => requestLog.info('request', entry),
+      });
+      servers.push(server);
+      bound.push(await listenOn(server, addr));
+    }
+    logger.info('berthd started', {
+      version: config.version,
+      pid: process.pid,
+      hosts: bound,
+      dataRoot: config.dataRoot,
+      execRoot: config.execRoot,
+    });
+
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        logger.info('berthd shutting down');
+        shutdown.abort();
+        await Promise.all(servers.map((s) => closeServer(s)));
+        logger.info('berthd stopped');
+        cleanup();
+      })();
+      return closing;
+    };
+    return { engine, server: servers[0] as Server, servers, addresses: bound, close };
+  } catch (err) {
+    await Promise.all(servers.filter((s) => s.listening).map((s) => closeServer(s)));
+    logger.error('berthd failed to start', { err });
+    cleanup();
+    throw err;
+  }
+}
+
+/** Stops accepting at once; in-flight requests get a grace period, then are cut. */
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await closed;
+  clearTimeout(timer);
+}
+
+// Stand-in until storage/snapshots.ts exports OverlaySnapshotter: an empty store that
+// refuses to unpack.
+function unavailableSnapshotter(): Snapshotter {
+  const refuse = () => Promise.reject(new SystemError('the overlay snapshotter is not available'));
+  return {
+    repair: () => Promise.resolve(),
+    stat: () => Promise.resolve(undefined),
+    unpack: refuse,
+    lowerDirs: refuse,
+    remove: () => Promise.resolve(),
+    list: () => Promise.resolve([]),
+  };
+}
