@@ -1,0 +1,204 @@
+/**
+ * Thin bindings to the libc calls Node's fs lacks (xattrs, mknod, mount, syncfs), through
+ * koffi. Each call is synchronous, like the syscall it wraps, and throws a Node-style error
+ * (`code` 'EPERM', `errno` negative, `syscall`, `path`) exactly as fs would, so callers test
+ * `err.code` the same way for both. libc is loaded on first use, so importing this module on a
+ * non-Linux host (the desktop app) costs nothing.
+ */
+import koffi from 'koffi';
+import type { LibraryHandle } from 'koffi';
+import { getSystemErrorName } from 'node:util';
+
+/** A failed syscall, shaped like the errors node:fs throws. */
+export interface ErrnoError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  path?: string;
+}
+
+export function isErrnoError(err: unknown): err is ErrnoError {
+  return err instanceof Error && typeof (err as Partial<ErrnoError>).code === 'string';
+}
+
+/** mount(2) flags (linux/mount.h). */
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  REMOUNT: 0x20,
+  NOATIME: 0x400,
+  BIND: 0x1000,
+  REC: 0x4000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+} as const;
+
+/** umount2(2) flags. */
+export const MNT = { FORCE: 0x1, DETACH: 0x2 } as const;
+
+/** lsetxattr(2) flags. */
+export const XATTR = { CREATE: 0x1, REPLACE: 0x2 } as const;
+
+/** File type bits for mknod's mode. */
+export const S_IF = { FIFO: 0o010000, CHR: 0o020000, BLK: 0o060000, REG: 0o100000 } as const;
+
+type Fn = (...args: unknown[]) => number;
+
+interface Libc {
+  lsetxattr: Fn;
+  lgetxattr: Fn;
+  llistxattr: Fn;
+  mknod: Fn;
+  mount: Fn;
+  umount2: Fn;
+  syncfs: Fn;
+  strerror: (errnum: number) => string;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  if (process.platform !== 'linux')
+    throw new Error(`libc bindings are Linux-only (${process.platform})`);
+  // glibc's soname; a musl system names libc differently, and the running process has it loaded.
+  let lib: LibraryHandle;
+  try {
+    lib = koffi.load('libc.so.6');
+  } catch {
+    lib = koffi.load(null);
+  }
+  const f = (decl: string): Fn => lib.func(decl) as Fn;
+  libc = {
+    lsetxattr: f(
+      'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+    ),
+    lgetxattr: f(
+      'intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)',
+    ),
+    llistxattr: f('intptr_t llistxattr(const char *path, void *list, size_t size)'),
+    // dev_t is 64 bits on every Linux ABI glibc supports.
+    mknod: f('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    mount: f(
+      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ),
+    umount2: f('int umount2(const char *target, int flags)'),
+    syncfs: f('int syncfs(int fd)'),
+    strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string,
+  };
+  return libc;
+}
+
+function errnoError(syscall: string, path: string | undefined, errnum: number): ErrnoError {
+  const l = load();
+  const code = getSystemErrorName(-errnum);
+  const where = path === undefined ? syscall : `${syscall} '${path}'`;
+  const err = new Error(`${code}: ${l.strerror(errnum).toLowerCase()}, ${where}`) as ErrnoError;
+  err.errno = -errnum;
+  err.code = code;
+  err.syscall = syscall;
+  if (path !== undefined) err.path = path;
+  return err;
+}
+
+/** A C string ends at NUL: a name with one inside would silently name another file. */
+function cstr(s: string, what: string): string {
+  if (s.includes('\0')) {
+    const err = new TypeError(`${what} must not contain NUL bytes`) as TypeError & { code: string };
+    err.code = 'ERR_INVALID_ARG_VALUE';
+    throw err;
+  }
+  return s;
+}
+
+function check(ret: number, syscall: string, path?: string): number {
+  if (ret < 0) throw errnoError(syscall, path, koffi.errno());
+  return ret;
+}
+
+export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  const l = load();
+  check(
+    l.lsetxattr(cstr(path, 'path'), cstr(name, 'name'), value, value.length, flags),
+    'lsetxattr',
+    path,
+  );
+}
+
+/** The value of xattr `name` of `path` itself (not a symlink's target); ENODATA when unset. */
+export function lgetxattr(path: string, name: string): Buffer {
+  const l = load();
+  cstr(path, 'path');
+  cstr(name, 'name');
+  // Size first, then fetch; retry if the value grew in between (ERANGE).
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const size = check(l.lgetxattr(path, name, null, 0), 'lgetxattr', path);
+    const buf = Buffer.alloc(Math.max(size, 1));
+    const ret = l.lgetxattr(path, name, buf, buf.length);
+    if (ret >= 0) return buf.subarray(0, ret);
+    const errnum = koffi.errno();
+    if (getSystemErrorName(-errnum) !== 'ERANGE') throw errnoError('lgetxattr', path, errnum);
+  }
+  throw errnoError('lgetxattr', path, koffi.os.errno.ERANGE ?? 34);
+}
+
+/** Names of the xattrs set on `path` itself. */
+export function llistxattr(path: string): string[] {
+  const l = load();
+  cstr(path, 'path');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const size = check(l.llistxattr(path, null, 0), 'llistxattr', path);
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const ret = l.llistxattr(path, buf, buf.length);
+    if (ret >= 0) {
+      return buf
+        .subarray(0, ret)
+        .toString('utf8')
+        .split('\0')
+        .filter((n) => n !== '');
+    }
+    const errnum = koffi.errno();
+    if (getSystemErrorName(-errnum) !== 'ERANGE') throw errnoError('llistxattr', path, errnum);
+  }
+  throw errnoError('llistxattr', path, koffi.os.errno.ERANGE ?? 34);
+}
+
+/** glibc's makedev(): the 64-bit dev_t encoding of major/minor. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+/** Creates a device node or FIFO; `mode` includes the type bits (`S_IF.CHR | 0o600`). */
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  const l = load();
+  check(l.mknod(cstr(path, 'path'), mode, makedev(major, minor)), 'mknod', path);
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags = 0,
+  data: string | null = null,
+): void {
+  const l = load();
+  const s = source === null ? null : cstr(source, 'source');
+  const t = fstype === null ? null : cstr(fstype, 'fstype');
+  const d = data === null ? null : cstr(data, 'data');
+  check(l.mount(s, cstr(target, 'target'), t, flags, d), 'mount', target);
+}
+
+export function umount2(target: string, flags = 0): void {
+  const l = load();
+  check(l.umount2(cstr(target, 'target'), flags), 'umount2', target);
+}
+
+/** Flushes the whole filesystem that holds open file descriptor `fd` to disk. */
+export function syncfs(fd: number): void {
+  check(load().syncfs(fd), 'syncfs');
+}
