@@ -8,6 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import { NotFoundError, SystemError } from '../api/errors.js';
+import type { LayerSource, Snapshotter } from '../storage/snapshots.js';
 import type { BlobInfo, ContentStore } from './content-store.js';
 import type { ImageRecord, ImageStore } from './image-store.js';
 import {
@@ -53,17 +54,10 @@ import { countBytes, shortId, TransferLimiter } from './transfer.js';
 /** Docker's default max-concurrent-downloads is 3. */
 export const PULL_CONCURRENCY = 3;
 
-/** A layer as the snapshotter takes it: the compressed blob and the digest of its tar. */
-export interface LayerSource {
-  stream: Readable;
-  diffId: Digest;
-}
+export type { LayerSource };
 
 /** What pull needs of a Snapshotter. */
-export interface LayerUnpacker {
-  stat(name: string): Promise<unknown>;
-  unpack(name: string, parent: string | undefined, layer: LayerSource): Promise<unknown>;
-}
+export type LayerUnpacker = Pick<Snapshotter, 'stat' | 'unpack'>;
 
 export interface PullOptions {
   /** As the user typed it ("busybox") or parsed; "latest" is added when no tag or digest. */
@@ -195,7 +189,13 @@ async function fetchAndUnpack(
   const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
   const limiter = new TransferLimiter(PULL_CONCURRENCY);
   const downloads = layers.map((layer, i) => (present[i] ? Promise.resolve() : download(layer)));
-  for (const d of downloads) d.catch(() => failed.abort());
+  let firstFailure: unknown;
+  for (const d of downloads) {
+    d.catch((err: unknown) => {
+      firstFailure ??= err;
+      failed.abort();
+    });
+  }
 
   async function download(layer: Descriptor): Promise<void> {
     const id = shortId(layer.digest);
@@ -227,13 +227,15 @@ async function fetchAndUnpack(
       const report = throttled((cur, total) => emit(progressLine(id, 'Extracting', cur, total)));
       const stream = countBytes(await content.createReadStream(layer.digest), layer.size, report);
       const diffId = diffIds[i] as Digest;
-      await snapshotter.unpack(chains[i] as string, chains[i - 1], { stream, diffId });
+      const source: LayerSource = { stream, diffId, mediaType: layer.mediaType };
+      await snapshotter.unpack(chains[i] as string, chains[i - 1], source);
       emit({ status: 'Pull complete', id });
     }
   } catch (err) {
     failed.abort();
     await Promise.allSettled(downloads);
-    throw err;
+    // Report the download that failed, not the cancellation it caused elsewhere.
+    throw firstFailure ?? err;
   }
 }
 

@@ -2,7 +2,7 @@
  * Helpers shared by pull and push: bounded concurrency for blob transfers, and the short
  * layer IDs Docker shows in progress lines.
  */
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { Digest } from './oci.js';
 
 /** The 12 hex characters Docker shows for a layer: "sha256:3f57d9401f8d…" → "3f57d9401f8d". */
@@ -56,6 +56,7 @@ export function countBytes(
       done(null, chunk);
     },
   });
-  source.on('error', (err) => counter.destroy(err));
-  return source.pipe(counter);
+  // pipeline, not pipe: a reader that destroys the counter early must close the source too.
+  pipeline(source, counter, () => undefined);
+  return counter;
 }
