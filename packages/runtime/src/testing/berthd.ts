@@ -12,8 +12,10 @@ import { socketRequest } from './socket-http.js';
 export const BERTHD_JS = fileURLToPath(new URL('../cli/berthd.js', import.meta.url));
 
 export interface StartBerthdOptions {
-  /** Reuse a data root (e.g. after a kill); it is then left in place on stop. */
+  /** Reuse a data root (e.g. after a kill); it is left in place on stop unless `ownDataRoot`. */
   dataRoot?: string;
+  /** Remove a passed-in `dataRoot` on stop(), as if this daemon had made it. */
+  ownDataRoot?: boolean;
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
   /** Milliseconds to wait for `GET /_ping`. */
@@ -27,9 +29,15 @@ export interface Berthd {
   dataRoot: string;
   execRoot: string;
   pid: number;
-  /** Graceful stop (default SIGTERM, SIGKILL after 15 s); removes the temp dirs it made. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  /** SIGKILL, no cleanup of the data root: for crash-recovery tests. */
+  /**
+   * Graceful stop (default SIGTERM, SIGKILL after 15 s); removes the socket and exec dirs, and
+   * the data root when this daemon owns it and `keepData` is not set.
+   */
+  stop(signal?: NodeJS.Signals, opts?: { keepData?: boolean }): Promise<void>;
+  /**
+   * SIGKILL, then the same cleanup as stop() with `keepData`: for crash-recovery tests, which
+   * restart on `dataRoot` with `ownDataRoot: true` so the next daemon removes it.
+   */
   kill(): Promise<void>;
   /** Everything the daemon wrote to stdout and stderr so far. */
   logs(): string;
@@ -57,8 +65,9 @@ export async function unmountUnder(dir: string): Promise<void> {
 export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd> {
   const tmp = tempDir('berthd');
   const socket = join(tmp.path, 'berth.sock');
-  const dataRoot = opts.dataRoot ?? join(tmp.path, 'data');
   const execRoot = join(tmp.path, 'exec');
+  const ownData = opts.dataRoot === undefined || opts.ownDataRoot === true;
+  const dataRoot = opts.dataRoot ?? tempDir('berthd-data').path;
   mkdirSync(dataRoot, { recursive: true });
   const child = spawn(
     process.execPath,
@@ -86,10 +95,11 @@ export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd
       ? undefined
       : `berthd exited (${child.exitCode ?? child.signalCode}):\n${output.trim()}`;
 
-  const cleanup = async () => {
+  const cleanup = async (keepData: boolean) => {
     await unmountUnder(tmp.path);
-    if (opts.dataRoot !== undefined) await unmountUnder(opts.dataRoot);
+    await unmountUnder(dataRoot);
     tmp.remove();
+    if (ownData && !keepData) rmSync(dataRoot, { recursive: true, force: true });
   };
   try {
     await waitFor(
@@ -99,7 +109,7 @@ export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd
     );
   } catch (e) {
     await stopChild(child, 'SIGKILL');
-    await cleanup();
+    await cleanup(false);
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(`${why}\n--- berthd output ---\n${output}`);
   }
@@ -110,15 +120,13 @@ export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd
     execRoot,
     pid: child.pid ?? -1,
     logs: () => output,
-    stop: async (signal = 'SIGTERM') => {
+    stop: async (signal = 'SIGTERM', { keepData = false } = {}) => {
       await stopChild(child, signal, 15_000);
-      await cleanup();
+      await cleanup(keepData);
     },
     kill: async () => {
       await stopChild(child, 'SIGKILL');
-      // Keep a caller-provided data root for the restart; our own temp dirs go.
-      await unmountUnder(execRoot);
-      rmSync(execRoot, { recursive: true, force: true });
+      await cleanup(true);
     },
   };
 }

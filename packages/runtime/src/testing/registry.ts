@@ -7,6 +7,15 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  MediaTypes,
+  digestSchema,
+  imageConfigSchema,
+  indexSchema,
+  isIndexMediaType,
+  manifestSchema,
+} from '../images/oci.js';
+import type { Digest, ImageConfig, Manifest } from '../images/oci.js';
 import { freePort, stopChild, tempDir, trackDaemon, waitFor } from './process.js';
 
 export interface Registry {
@@ -76,4 +85,69 @@ export async function startRegistry(): Promise<Registry> {
   } catch {
     return await startOnce(await freePort());
   }
+}
+
+const ACCEPT = [
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifestList,
+  MediaTypes.ociManifest,
+  MediaTypes.dockerManifest,
+].join(', ');
+
+async function getJson(
+  url: string,
+): Promise<{ body: unknown; digest: string | null; type: string | null }> {
+  const res = await fetch(url, {
+    headers: { accept: ACCEPT },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return {
+    body: await res.json(),
+    digest: res.headers.get('docker-content-digest'),
+    type: res.headers.get('content-type'),
+  };
+}
+
+/** What a registry says about one image: the expected outcome of pulling it. */
+export interface RegistryImage {
+  /** Digest of the manifest the tag (or digest) names; for an index, the index's digest. */
+  digest: Digest;
+  /** Digest of the platform manifest actually chosen. */
+  manifestDigest: Digest;
+  manifest: Manifest;
+  /** = the image ID an engine must report. */
+  configDigest: Digest;
+  config: ImageConfig;
+}
+
+/**
+ * Reads `repo:reference` from the registry at `url` the way a puller would, choosing
+ * `linux/<architecture>` from an index (default amd64).
+ */
+export async function readRegistryImage(
+  url: string,
+  repo: string,
+  reference: string,
+  architecture = 'amd64',
+): Promise<RegistryImage> {
+  const top = await getJson(`${url}/v2/${repo}/manifests/${reference}`);
+  const digest = digestSchema.parse(top.digest);
+  let manifestDigest = digest;
+  let manifestBody = top.body;
+  if (isIndexMediaType(top.type ?? undefined)) {
+    const index = indexSchema.parse(top.body);
+    const chosen = index.manifests.find(
+      (m) => m.platform?.os === 'linux' && m.platform.architecture === architecture,
+    );
+    if (chosen === undefined) throw new Error(`${repo}:${reference} has no linux/${architecture}`);
+    manifestDigest = chosen.digest;
+    manifestBody = (await getJson(`${url}/v2/${repo}/manifests/${chosen.digest}`)).body;
+  }
+  const manifest = manifestSchema.parse(manifestBody);
+  const configRes = await fetch(`${url}/v2/${repo}/blobs/${manifest.config.digest}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const config = imageConfigSchema.parse(await configRes.json());
+  return { digest, manifestDigest, manifest, configDigest: manifest.config.digest, config };
 }
