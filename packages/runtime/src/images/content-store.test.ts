@@ -114,7 +114,7 @@ describe('FsContentStore', () => {
   it('never turns a malformed digest into a path (CVE-2021-21285 class)', async () => {
     const evil = '../../../etc/passwd' as Digest;
     assert.equal(await store.stat(evil), undefined);
-    assert.equal(await store.stat('sha256:ABC' as Digest), undefined);
+    assert.equal(await store.stat('sha256:ABC'), undefined);
     await assert.rejects(store.read(evil), { name: 'InvalidParameterError' });
     await assert.rejects(store.createReadStream(evil), { name: 'InvalidParameterError' });
     await assert.rejects(store.delete(evil), { name: 'InvalidParameterError' });

@@ -6,7 +6,6 @@
  * Sharing: two pulls of one image fetch each blob once (the content store's single-flight
  * ingest) and unpack each layer once (the snapshotter's).
  */
-import type { Readable } from 'node:stream';
 import { NotFoundError, SystemError } from '../api/errors.js';
 import type { LayerSource, Snapshotter } from '../storage/snapshots.js';
 import type { BlobInfo, ContentStore } from './content-store.js';
