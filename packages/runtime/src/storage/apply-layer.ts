@@ -196,7 +196,8 @@ class LayerApplier {
       lsetxattr(dir, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       return false;
     }
-    if (base.startsWith(WHITEOUT_META_PREFIX)) return false; // aufs bookkeeping (.wh..wh.plnk, ...)
+    // aufs bookkeeping (.wh..wh.plnk/..., .wh..wh.aufs): skipped as moby does.
+    if (base.startsWith(WHITEOUT_META_PREFIX) || rel.startsWith(WHITEOUT_META_PREFIX)) return false;
     if (base.startsWith(WHITEOUT_PREFIX)) {
       const hidden = base.slice(WHITEOUT_PREFIX.length);
       if (hidden === '' || hidden === '.' || hidden === '..') {
@@ -443,6 +444,9 @@ export async function applyLayer(
   if (!st.isDirectory()) throw new SystemError(`layer target ${root} is not a directory`);
 
   const ex = tarExtract();
+  // A parse error ("Unexpected end of data") reaches the applier only as "Stream was destroyed".
+  let parseError: unknown;
+  ex.on('error', (err) => (parseError ??= err));
   const applier = new LayerApplier(root, captureRawPax(ex), opts);
   const hash = createHash('sha256');
   let size = 0;
@@ -458,7 +462,11 @@ export async function applyLayer(
   })();
   const [fed, applied] = await Promise.allSettled([feeding, applying]);
   // The applier's refusal says more than the "stream destroyed" it causes in the feeder.
-  if (applied.status === 'rejected') throw toError(applied.reason);
+  if (applied.status === 'rejected') {
+    throw toError(
+      applied.reason instanceof SystemError ? applied.reason : (parseError ?? applied.reason),
+    );
+  }
   if (fed.status === 'rejected') throw toError(fed.reason);
   return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
