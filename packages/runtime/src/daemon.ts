@@ -9,6 +9,7 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSyn
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { registerImageRoutes } from './api/routes/images.js';
 import { registerSystemRoutes } from './api/routes/system.js';
 import { Router } from './api/router.js';
 import { createApiServer } from './api/server.js';
@@ -17,8 +18,7 @@ import { MemoryEventBus } from './events/bus.js';
 import { FsContentStore } from './images/content-store.js';
 import { FsImageStore } from './images/image-store.js';
 import { createLogger, type LogLevel } from './logging/logger.js';
-import type { Snapshotter } from './storage/snapshots.js';
-import { SystemError } from './api/errors.js';
+import { OverlaySnapshotter } from './storage/snapshots.js';
 
 export interface DaemonConfig extends EngineConfig {
   /** Listen addresses: `unix:///path.sock` or `tcp://127.0.0.1:PORT`. */
@@ -237,7 +237,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
   try {
     const content = new FsContentStore(join(config.dataRoot, 'content'));
-    const snapshots = unavailableSnapshotter();
+    const snapshots = new OverlaySnapshotter(join(config.dataRoot, 'snapshots'));
     const images = new FsImageStore(join(config.dataRoot, 'images'), content);
     for (const [name, store] of [
       ['content', content],
@@ -262,6 +262,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
     const router = new Router();
     registerSystemRoutes(router, engine);
+    registerImageRoutes(router, engine);
 
     const requestLog = logger.child({ component: 'api' });
     const bound: string[] = [];
@@ -310,18 +311,4 @@ async function closeServer(server: Server): Promise<void> {
   const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;
   clearTimeout(timer);
-}
-
-// Stand-in until storage/snapshots.ts exports OverlaySnapshotter: an empty store that
-// refuses to unpack.
-function unavailableSnapshotter(): Snapshotter {
-  const refuse = () => Promise.reject(new SystemError('the overlay snapshotter is not available'));
-  return {
-    repair: () => Promise.resolve(),
-    stat: () => Promise.resolve(undefined),
-    unpack: refuse,
-    lowerDirs: refuse,
-    remove: () => Promise.resolve(),
-    list: () => Promise.resolve([]),
-  };
 }

@@ -57,9 +57,13 @@ export class MemoryEventBus implements EventBus {
     attributes: Record<string, string> = {},
   ): void {
     // Strictly increasing timestamps keep `since`/`until` replay ordered and unambiguous even
-    // for events emitted within the same millisecond.
-    let nano = BigInt(Date.now()) * 1_000_000n;
-    if (nano <= this.lastNano) nano = this.lastNano + 1n;
+    // for events emitted within the same millisecond. `timeNano` goes out as a JSON number,
+    // which cannot hold every nanosecond near 2^61, so the stored value is rounded to what the
+    // client will read back; steps of 1024 ns survive that rounding (doubles there are 256 ns
+    // apart).
+    let wanted = BigInt(Date.now()) * 1_000_000n;
+    if (wanted <= this.lastNano) wanted = this.lastNano + 1024n;
+    const nano = BigInt(Number(wanted));
     this.lastNano = nano;
     const event: EngineEvent = {
       Type: type,

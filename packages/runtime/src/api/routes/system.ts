@@ -18,8 +18,16 @@ import { EVENT_FILTER_KEYS, eventMatches } from '../../events/filter.js';
 import { parseTimestamp } from '../../events/timestamp.js';
 import { imageDetails, imageSummary, layerSizes } from '../../images/inspect.js';
 import { hostPlatform } from '../../images/platform.js';
-import { InvalidParameterError } from '../errors.js';
-import { checkFilterKeys, JsonStream, queryFilters, sendJson } from '../http.js';
+import { registryApiHost } from '../../images/reference.js';
+import {
+  Authorizer,
+  parseChallenges,
+  type RegistryAuth,
+  registryAuthSchema,
+} from '../../images/registry/auth.js';
+import { discardBody, registryScheme, send } from '../../images/registry/transport.js';
+import { InvalidParameterError, SystemError, UnauthorizedError } from '../errors.js';
+import { checkFilterKeys, JsonStream, queryFilters, readJson, sendJson } from '../http.js';
 import type { RequestContext, Router } from '../router.js';
 import { API_VERSION, compareApiVersions, MIN_API_VERSION } from '../server.js';
 
@@ -31,6 +39,11 @@ export function registerSystemRoutes(router: Router, engine: Engine): void {
     sendJson(res, 200, await systemInfo(engine, apiVersion)),
   );
   router.get('/events', (ctx) => streamEvents(engine, ctx));
+  router.post('/auth', async ({ req, res }) => {
+    const auth = await readJson(req, registryAuthSchema);
+    await checkLogin(auth, engine.config.insecureRegistries);
+    sendJson(res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+  });
   router.get('/system/df', async ({ res, apiVersion }) =>
     sendJson(res, 200, await diskUsage(engine, apiVersion)),
   );
@@ -383,4 +396,49 @@ async function diskUsage(engine: Engine, apiVersion: string) {
     VolumeUsage: none,
     BuildCacheUsage: none,
   };
+}
+
+// --- /auth --------------------------------------------------------------------------------
+
+/** The registry a `docker login` names: Docker Hub's legacy index URL means docker.io. */
+export function loginDomain(serverAddress: string | undefined): string {
+  const host = (serverAddress ?? '')
+    .trim()
+    .replace(/^https?:\/\//, '')
+    .replace(/\/.*$/, '');
+  if (host === '' || host === 'index.docker.io' || host === 'registry-1.docker.io') {
+    return 'docker.io';
+  }
+  return host;
+}
+
+/**
+ * `docker login`: the credentials are good when the registry's `/v2/` accepts them (directly
+ * with Basic, or through a token from its Bearer realm). Nothing is stored; the CLI keeps
+ * the credentials and sends them with each pull and push.
+ */
+async function checkLogin(auth: RegistryAuth, insecure: readonly string[]): Promise<void> {
+  const host = registryApiHost(loginDomain(auth.serveraddress));
+  const url = new URL(`${registryScheme(host, insecure)}://${host}/v2/`);
+  const failed = (status: number | undefined) =>
+    `login attempt to ${url.href} failed with status: ${status ?? 0}`;
+  const ping = await send({ method: 'GET', url });
+  await discardBody(ping);
+  // A registry without authentication lets everyone in, and so does Docker's login.
+  if (ping.statusCode === 200) return;
+  if (ping.statusCode !== 401) throw new SystemError(failed(ping.statusCode));
+  const challenges = parseChallenges(ping.headers['www-authenticate']);
+  const challenge =
+    challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
+  if (!challenge) throw new UnauthorizedError(`${failed(401)} (no supported challenge)`);
+  const authorization = await new Authorizer(auth).authorization(challenge, []);
+  const res = await send({
+    method: 'GET',
+    url,
+    headers: authorization === undefined ? {} : { authorization },
+  });
+  await discardBody(res);
+  if (res.statusCode === 200) return;
+  if (res.statusCode === 401) throw new UnauthorizedError(`${failed(401)} Unauthorized`);
+  throw new SystemError(failed(res.statusCode));
 }
