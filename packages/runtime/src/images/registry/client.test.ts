@@ -143,6 +143,23 @@ describe(
       }
     });
 
+    it('follows blob redirects without sending credentials along', async () => {
+      const proxy = await startRegistryProxy(reg.url, { bearer: {}, redirectBlobs: true });
+      try {
+        const client = new RegistryClient(proxy.host);
+        const img = await pushSmallImage(client, 'redirect/app', 'v1', 'redirect');
+        const got = await readAll(await client.getBlob('redirect/app', sha256Digest(img.layer)));
+        assert.deepEqual(got, img.layer);
+        const blobGets = proxy.requests.filter(
+          (r) => r.method === 'GET' && r.path.includes('/blobs/'),
+        );
+        assert.equal(blobGets.length, 1, 'one request to the proxy, then the redirect target');
+        assert.match(blobGets[0]?.authorization ?? '', /^Bearer /);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
     it('authenticates with Bearer tokens from the challenge realm, cached per scope', async () => {
       const proxy = await startRegistryProxy(reg.url, {
         bearer: { username: 'alice', password: 'pw', field: 'access_token' },

@@ -130,6 +130,7 @@ export class RegistryClient {
       signal,
     };
     let res = await this.request(req);
+    let current = this.url(req.target);
     for (let hops = 0; isRedirect(res.statusCode); hops++) {
       const location = res.headers.location;
       await discardBody(res);
@@ -137,11 +138,11 @@ export class RegistryClient {
         throw new SystemError(`Get "${this.url(req.target).href}": too many redirects`);
       }
       // Redirects point at storage (S3, a CDN): our registry credentials must not go there.
-      const next = new URL(location, res.url ?? this.url(req.target));
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-        throw new SystemError(`refusing redirect to ${next.protocol} URL`);
+      current = new URL(location, current);
+      if (current.protocol !== 'https:' && current.protocol !== 'http:') {
+        throw new SystemError(`refusing redirect to ${current.protocol} URL`);
       }
-      res = await send({ method: 'GET', url: next, signal });
+      res = await send({ method: 'GET', url: current, signal });
     }
     if (res.statusCode !== 200) throw await this.failure(res, req, 'BLOB_UNKNOWN');
     return res;

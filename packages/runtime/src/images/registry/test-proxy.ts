@@ -17,6 +17,8 @@ export interface ProxyOptions {
     /** The field the token comes in (both exist in the wild). */
     field?: 'token' | 'access_token';
   };
+  /** Answer blob GETs with a redirect to the upstream registry, as registries on S3 do. */
+  redirectBlobs?: boolean;
 }
 
 export interface RecordedRequest {
@@ -89,6 +91,11 @@ export async function startRegistryProxy(
           );
         return;
       }
+    }
+    if (opts.redirectBlobs && req.method === 'GET' && /\/blobs\/sha256:/.test(url.pathname)) {
+      req.resume();
+      res.writeHead(307, { location: `${upstream.replace(/\/$/, '')}${url.pathname}` }).end();
+      return;
     }
     const headers = { ...req.headers };
     delete headers.authorization;

@@ -90,7 +90,7 @@ export async function readBody(res: IncomingMessage, limit: number): Promise<Buf
     total += chunk.length;
     if (total > limit) {
       res.destroy();
-      throw new SystemError(`response body from ${res.url ?? 'registry'} exceeds ${limit} bytes`);
+      throw new SystemError(`registry response exceeds ${limit} bytes`);
     }
     chunks.push(chunk);
   }
