@@ -95,6 +95,7 @@ async function pull(ref: Reference, opts: PullOptions): Promise<PullResult> {
   const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
   const top = await client.getManifest(ref.path, tagOrDigest, signal);
   const wanted = opts.platform ?? hostPlatform();
+  emit({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
 
   let manifestDoc = top;
   let indexDigest: Digest | undefined;
@@ -119,8 +120,6 @@ async function pull(ref: Reference, opts: PullOptions): Promise<PullResult> {
     throw new SystemError(`${manifestDoc.digest}: expected an image manifest, got an index`);
   }
   const manifest = parsed.manifest;
-
-  emit({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
 
   if (topDoc.kind === 'index') await content.put(top.bytes);
   await content.put(manifestDoc.bytes);
