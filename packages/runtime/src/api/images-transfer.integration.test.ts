@@ -105,6 +105,9 @@ describe('images: push, save and load', { skip: engineTestSkip(), timeout: 300_0
 
   it('docker save, rmi, docker load restores the same image ID and tags', async () => {
     const ref = env.images.busybox.ref;
+    // Start from an image whose only tag is `ref`, so that untagging it deletes it.
+    await env.docker(['rmi', '-f', busybox.configDigest]);
+    await env.dockerOk(['pull', ref]);
     const archive = join(tmp.path, 'busybox.tar');
     await env.dockerOk(['save', '-o', archive, ref]);
     assert.ok(existsSync(archive));
@@ -117,7 +120,7 @@ describe('images: push, save and load', { skip: engineTestSkip(), timeout: 300_0
     assert.equal(manifest[0]?.Layers.length, busybox.config.rootfs.diff_ids.length);
 
     await env.dockerOk(['rmi', ref]);
-    assert.notEqual((await env.docker(['image', 'inspect', ref])).code, 0);
+    assert.notEqual((await env.docker(['image', 'inspect', busybox.configDigest])).code, 0);
 
     const loaded = await env.dockerOk(['load', '-i', archive]);
     assert.match(loaded.stdout, new RegExp(`^Loaded image: ${esc(ref)}$`, 'm'));
