@@ -27,6 +27,10 @@ console.log('|------------------------------|---------|--------|-------|--------
 console.log(row('skopeo copy → dir: (floor)', 'skopeo'));
 console.log(row('docker pull via berthd', 'dockerPull'));
 console.log(row('POST /images/create (berthd)', 'apiCreate'));
+const dl = result.apiDownloadsDoneMs.map((x) => x.toFixed(0)).join(', ');
+console.log(
+  `API runs: last "Download complete" at ${dl} ms (the rest is unpacking and committing)`,
+);
 const worst = Math.max(result.ratios.dockerPull, result.ratios.apiCreate);
 console.log(
   `\nberthd/skopeo: docker pull ${result.ratios.dockerPull.toFixed(2)}, API ${result.ratios.apiCreate.toFixed(2)} (target ≤ ${result.target}) ${worst <= result.target ? 'OK' : 'OVER TARGET'}`,

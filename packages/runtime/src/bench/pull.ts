@@ -18,6 +18,8 @@ export interface PullBenchResult {
   /** Milliseconds per run, in run order. */
   runs: Record<BenchWay, number[]>;
   medians: Record<BenchWay, number>;
+  /** For the API runs: ms until the last layer's "Download complete", per run. */
+  apiDownloadsDoneMs: number[];
   /** berthd median / skopeo median. */
   ratios: { dockerPull: number; apiCreate: number };
   target: number;
@@ -39,9 +41,15 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-/** POST /images/create and read the progress stream to its end; throws on an in-band error. */
-function apiPull(socket: string, repository: string, tag: string): Promise<void> {
+/**
+ * POST /images/create and read the progress stream to its end; throws on an in-band error.
+ * Resolves with the milliseconds until the last "Download complete" (downloads done; the
+ * rest of the time is unpacking and committing).
+ */
+function apiPull(socket: string, repository: string, tag: string): Promise<number> {
   const query = new URLSearchParams({ fromImage: repository, tag });
+  const started = process.hrtime.bigint();
+  let downloadsDone = 0;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -60,6 +68,9 @@ function apiPull(socket: string, repository: string, tag: string): Promise<void>
           tail = parts.pop() ?? '';
           for (const line of parts) {
             if (line.includes('"error"')) failure ??= line;
+            if (line.includes('"Download complete"')) {
+              downloadsDone = Number(process.hrtime.bigint() - started) / 1e6;
+            }
           }
         });
         res.once('error', reject);
@@ -68,7 +79,7 @@ function apiPull(socket: string, repository: string, tag: string): Promise<void>
             reject(new Error(`POST /images/create: ${res.statusCode} ${tail}`));
           else if (failure !== undefined || tail.includes('"error"'))
             reject(new Error(failure ?? tail));
-          else resolve();
+          else resolve(downloadsDone);
         });
       },
     );
@@ -85,6 +96,7 @@ export async function runPullBench(
   const log = opts.log ?? (() => undefined);
   const registry = await startRegistry();
   const runs: Record<BenchWay, number[]> = { skopeo: [], dockerPull: [], apiCreate: [] };
+  const apiDownloadsDoneMs: number[] = [];
   try {
     log('building and pushing the big image…');
     const big = await pushTestImage(registry.host, 'big');
@@ -126,9 +138,15 @@ export async function runPullBench(
 
       const d2 = await startBerthd();
       try {
-        const ms = await timed(() => apiPull(d2.socket, repository, 'latest'));
+        let downloaded = 0;
+        const ms = await timed(async () => {
+          downloaded = await apiPull(d2.socket, repository, 'latest');
+        });
         runs.apiCreate.push(ms);
-        log(`run ${i}: POST /images/create ${ms.toFixed(0)} ms`);
+        apiDownloadsDoneMs.push(downloaded);
+        log(
+          `run ${i}: POST /images/create ${ms.toFixed(0)} ms (downloads done at ${downloaded.toFixed(0)} ms)`,
+        );
       } finally {
         await d2.stop();
       }
@@ -148,6 +166,7 @@ export async function runPullBench(
       repetitions,
       runs,
       medians,
+      apiDownloadsDoneMs,
       ratios: {
         dockerPull: medians.dockerPull / medians.skopeo,
         apiCreate: medians.apiCreate / medians.skopeo,
