@@ -7,9 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startRegistryProxy } from '../images/registry/test-proxy.js';
 import { BERTHD_JS } from '../testing/berthd.js';
 import { docker, dockerBinary } from '../testing/docker-cli.js';
 import { run, stopChild, tempDir, trackDaemon, waitFor } from '../testing/process.js';
+import { startRegistry } from '../testing/registry.js';
 import { socketRequest } from '../testing/socket-http.js';
 import { skipUnless } from '../testing/tools.js';
 
@@ -220,6 +222,37 @@ describe('berthd CLI', () => {
           assert.match(r.stdout, /Server Version: \d/);
         }
       });
+
+      it(
+        'docker login checks credentials at a token-auth registry',
+        { skip: skipUnless(['docker-registry']) },
+        async () => {
+          const registry = await startRegistry();
+          const proxy = await startRegistryProxy(registry.url, {
+            bearer: { username: 'alice', password: 's3cret' },
+          });
+          const config = tempDir('docker-login');
+          const login = (password: string) =>
+            docker(['login', '-u', 'alice', '--password-stdin', proxy.host], {
+              host: `unix://${d.socket}`,
+              configDir: config.path,
+              input: password,
+              timeoutMs: 30_000,
+            });
+          try {
+            const good = await login('s3cret');
+            assert.equal(good.code, 0, good.stderr);
+            assert.match(good.stdout, /Login Succeeded/);
+            const bad = await login('wrong');
+            assert.equal(bad.code, 1);
+            assert.match(bad.stderr, /incorrect username or password/);
+          } finally {
+            config.remove();
+            await proxy.stop();
+            await registry.stop();
+          }
+        },
+      );
 
       it('docker events --since/--until replays and ends', async () => {
         const since = Math.floor(Date.now() / 1000) - 60;
