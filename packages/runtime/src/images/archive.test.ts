@@ -133,7 +133,7 @@ describe(
 
       const saved = join(dir, 'saved.tar');
       await pipeline(
-        saveArchive(deps(src), entries) as unknown as Readable,
+        (await saveArchive(deps(src), entries)) as unknown as Readable,
         createWriteStream(saved),
       );
       const files = await untar(await readFile(saved));
@@ -163,6 +163,23 @@ describe(
       const loaded = await dst.imageStore.lookup('example.com/ml:v2');
       assert.equal(loaded?.id, id);
       assert.equal(loaded?.manifest?.digest, (await src.imageStore.get(id))?.manifest?.digest);
+    });
+
+    it('save refuses before streaming when a blob is missing', async () => {
+      const s = await fresh();
+      const [image] = (await loadArchive(deps(s), Readable.from([ociArchive]), join(dir, 'tmp')))
+        .images;
+      assert.ok(image);
+      const record = await s.imageStore.get(image.id);
+      assert.ok(record?.manifest);
+      const manifest = JSON.parse((await s.content.read(record.manifest.digest)).toString()) as {
+        layers: { digest: `sha256:${string}` }[];
+      };
+      const layer = manifest.layers[0]?.digest;
+      assert.ok(layer);
+      await s.content.delete(layer);
+      const entries = await resolveSaveNames(s.imageStore, [image.id]);
+      await assert.rejects(saveArchive(deps(s), entries), /content digest .* not found/);
     });
 
     it('loading over an existing tag moves it and says so', async () => {

@@ -19,9 +19,10 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { z } from 'zod';
-import { InvalidParameterError, NotFoundError } from '../api/errors.js';
+import { InvalidParameterError, NotFoundError, SystemError } from '../api/errors.js';
 import type { Engine } from '../engine.js';
 import { decompressLayer, detectCompression, type Compression } from '../storage/decompress.js';
+import type { BlobInfo } from './content-store.js';
 import type { ImageRecord, ImageStore } from './image-store.js';
 import { normalizeRef } from './image-store.js';
 import { readImageConfig } from './inspect.js';
@@ -105,28 +106,48 @@ type TarHeader = Partial<tar.Header> & { name: string };
 const EPOCH = new Date(0);
 const blobPath = (d: Digest): string => `blobs/sha256/${d.slice('sha256:'.length)}`;
 
+interface SavePlan extends SaveEntry {
+  manifestDesc: Descriptor;
+  manifest: Manifest;
+  /** Every blob of the image with its size: config, layers, manifest. */
+  blobs: BlobInfo[];
+}
+
 /**
- * Writes the archive of `entries` into a tar stream. The returned stream errors (and ends) if
- * a blob cannot be read; nothing is buffered beyond one chunk.
+ * Checks that every blob of `entries` is stored, then writes their archive into a tar stream.
+ * A missing blob rejects here, before any byte is sent; a read failure later errors (and ends)
+ * the stream. Nothing is buffered beyond one chunk.
  */
-export function saveArchive(deps: ArchiveDeps, entries: SaveEntry[]): tar.Pack {
+export async function saveArchive(deps: ArchiveDeps, entries: SaveEntry[]): Promise<tar.Pack> {
+  const plans: SavePlan[] = [];
+  for (const entry of entries) {
+    const manifestDesc = entry.record.manifest;
+    if (!manifestDesc) throw new SystemError(`no manifest recorded for image ${entry.record.id}`);
+    const manifest = manifestSchema.parse(
+      JSON.parse((await deps.content.read(manifestDesc.digest)).toString('utf8')),
+    );
+    const blobs: BlobInfo[] = [];
+    for (const digest of [
+      entry.record.id,
+      ...manifest.layers.map((l) => l.digest),
+      manifestDesc.digest,
+    ]) {
+      const info = await deps.content.stat(digest);
+      if (!info) throw new SystemError(`content digest ${digest}: not found`);
+      blobs.push(info);
+    }
+    plans.push({ ...entry, manifestDesc, manifest, blobs });
+  }
   const pack = tar.pack();
-  writeSave(deps, entries, pack).then(
+  writeSave(deps, plans, pack).then(
     () => pack.finalize(),
     (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
   );
   return pack;
 }
 
-async function writeSave(deps: ArchiveDeps, entries: SaveEntry[], pack: tar.Pack): Promise<void> {
+async function writeSave(deps: ArchiveDeps, plans: SavePlan[], pack: tar.Pack): Promise<void> {
   const written = new Set<Digest>();
-  const addBlob = async (digest: Digest): Promise<void> => {
-    if (written.has(digest)) return;
-    written.add(digest);
-    const info = await deps.content.stat(digest);
-    if (!info) throw new NotFoundError(`content digest ${digest}: not found`);
-    await addStream(pack, blobPath(digest), info.size, await deps.content.createReadStream(digest));
-  };
   const addDoc = (name: string, doc: unknown): Promise<void> =>
     addBuffer(pack, name, Buffer.from(JSON.stringify(doc)));
 
@@ -136,15 +157,13 @@ async function writeSave(deps: ArchiveDeps, entries: SaveEntry[], pack: tar.Pack
   const dockerManifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
   const index: Descriptor[] = [];
   const repositories: Record<string, Record<string, string>> = {};
-  for (const { record, repoTags } of entries) {
-    const manifestDesc = record.manifest;
-    if (!manifestDesc) throw new NotFoundError(`no manifest recorded for image ${record.id}`);
-    const manifest = manifestSchema.parse(
-      JSON.parse((await deps.content.read(manifestDesc.digest)).toString('utf8')),
-    );
-    await addBlob(record.id);
-    for (const layer of manifest.layers) await addBlob(layer.digest);
-    await addBlob(manifestDesc.digest);
+  for (const { record, repoTags, manifestDesc, manifest, blobs } of plans) {
+    for (const blob of blobs) {
+      if (written.has(blob.digest)) continue;
+      written.add(blob.digest);
+      const source = await deps.content.createReadStream(blob.digest);
+      await addStream(pack, blobPath(blob.digest), blob.size, source);
+    }
 
     const config = await readImageConfig(deps.content, record.id);
     const topLayer = config.rootfs.diff_ids.at(-1);

@@ -308,7 +308,7 @@ async function tagImage(engine: Engine, ctx: RequestContext): Promise<void> {
 async function saveImages(engine: Engine, ctx: RequestContext, names: string[]): Promise<void> {
   if (names.length === 0) throw new InvalidParameterError('no images specified');
   const entries = await resolveSaveNames(engine.images, names);
-  const pack = saveArchive(engine, entries);
+  const pack = await saveArchive(engine, entries);
   ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
   try {
     await pipeline(pack as unknown as Readable, ctx.res);
