@@ -281,6 +281,28 @@ describe('berthd CLI', () => {
     });
   });
 
+  it('also listens on loopback TCP when asked, with a warning', async () => {
+    const d = await startIn(join(tmp.path, 'tcp'), ['-H', 'tcp://127.0.0.1:0']);
+    try {
+      assert.match(d.output(), /WARNING: the API on tcp:\/\/127\.0\.0\.1:0 is unencrypted/);
+      const port = /API listening on .*tcp:\/\/127\.0\.0\.1:(\d+)/.exec(d.output())?.[1];
+      assert.ok(port, d.output());
+      const res = await fetch(`http://127.0.0.1:${port}/_ping`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      assert.equal(await res.text(), 'OK');
+    } finally {
+      await stopChild(d.child);
+    }
+    assert.equal(await d.exited, 0);
+  });
+
+  it('refuses an insecure registry given as a URL', async () => {
+    const r = await berthd(['--insecure-registry', 'http://myreg:5000']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /insecure registry http:\/\/myreg:5000 should not contain/);
+  });
+
   it('-D mirrors the log to stderr and SIGINT stops it too', async () => {
     const d = await startIn(join(tmp.path, 'debug'), ['-D']);
     await socketRequest(d.socket, '/_ping');

@@ -119,13 +119,19 @@ async function main(argv: string[]): Promise<number> {
       );
     }
   }
+  const insecure = flags['insecure-registry'] ?? [];
+  for (const registry of insecure) {
+    if (registry.includes('://')) {
+      throw new UsageError(`insecure registry ${registry} should not contain '://'`);
+    }
+  }
   const execRoot = resolve(flags['exec-root'] ?? d.execRoot);
   const daemon = await startDaemon({
     hosts,
     dataRoot: resolve(flags['data-root'] ?? d.dataRoot),
     execRoot,
     pidfile: resolve(flags.pidfile ?? join(execRoot, 'berthd.pid')),
-    insecureRegistries: flags['insecure-registry'] ?? [],
+    insecureRegistries: insecure,
     version: build.version,
     gitCommit: build.gitCommit,
     buildTime: build.buildTime,
@@ -134,6 +140,16 @@ async function main(argv: string[]): Promise<number> {
     logToStderr: debug,
   });
   process.stderr.write(`berthd: API listening on ${daemon.addresses.join(', ')}\n`);
+  // A bug that escapes every handler leaves the engine in an unknown state: record it in the
+  // log, then die. The next start replaces the stale socket and pidfile and repairs stores.
+  const crash = (kind: string) => (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    daemon.engine.logger.error(kind, { err: e, stack: e.stack });
+    process.stderr.write(`berthd: ${kind}: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled rejection'));
   return waitForSignal(daemon);
 }
 
