@@ -17,7 +17,7 @@ import { tempDir } from '../testing/process.js';
 import { skipUnless } from '../testing/tools.js';
 import { detectCgroup } from './cgroups.js';
 import { createRuntime, detectRuntime, type OciRuntime } from './oci-runtime.js';
-import { buildSpec, type SpecInput } from './oci-spec.js';
+import { buildExecProcess, buildSpec, type SpecInput } from './oci-spec.js';
 import type { ExitStatus } from './reaper.js';
 import { makeBusyboxRootfs } from './test-rootfs.js';
 
@@ -252,12 +252,17 @@ describe('oci-runtime (real runc/crun)', { skip }, () => {
     assert.equal(state.status, 'running');
     assert.equal(state.pid, proc.pid);
 
-    const spec = await buildSpec({ id, rootfs, config: { Cmd: ['sh', '-c', 'echo exec:$$'] } });
+    const spec = await buildSpec({ id, rootfs, config: { Cmd: ['true'] } });
+    const execProcess = await buildExecProcess(rootfs, spec.process, {
+      Cmd: ['sh', '-c', 'echo exec:$$ $(id -u) $FOO'],
+      User: 'app',
+      Env: ['FOO=bar'],
+    });
     const exec = runtime.exec?.bind(runtime);
     assert.ok(exec, 'the runtime supports exec');
-    const ex = await exec(id, spec.process, { stdio: { stdout: 'pipe' } });
+    const ex = await exec(id, execProcess, { stdio: { stdout: 'pipe' } });
     const out = await within(collect(ex.stdout), 10_000, 'exec output');
-    assert.match(out, /^exec:\d+\n$/);
+    assert.match(out, /^exec:\d+ 1000 bar\n$/);
     assert.deepEqual(await within(ex.exited, 10_000, 'exec exit'), { exitCode: 0 });
 
     await runtime.kill(id, 'SIGKILL');

@@ -858,3 +858,58 @@ export async function buildSpec(input: SpecInput): Promise<RuntimeSpec> {
     linux,
   };
 }
+
+/** Docker's exec config (POST /containers/{id}/exec), the parts a process needs. */
+export interface ExecConfig {
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  User?: string;
+  WorkingDir?: string;
+  Tty?: boolean;
+  Privileged?: boolean;
+  ConsoleSize?: number[] | null;
+}
+
+/**
+ * The process.json for `runc exec`: the container's own process (from its config.json) with
+ * the exec's command, env added on top, and its user/cwd/terminal when given — as moby builds
+ * exec processes. `rootfs` is the container's root, for user and working-dir lookups.
+ */
+export async function buildExecProcess(
+  rootfs: string,
+  container: RuntimeProcess,
+  exec: ExecConfig,
+  groupAdd: readonly string[] = [],
+): Promise<RuntimeProcess> {
+  if (!exec.Cmd?.length) throw new InvalidParameterError('No exec command specified');
+  const process: RuntimeProcess = {
+    ...container,
+    args: [...exec.Cmd],
+    terminal: exec.Tty ?? false,
+    // TERM follows the exec's own Tty, not the container's.
+    env: mergeEnv(
+      container.env.filter((e) => e !== 'TERM=xterm'),
+      exec.Tty ? ['TERM=xterm'] : [],
+      exec.Env,
+    ),
+  };
+  delete process.consoleSize;
+  const size = exec.ConsoleSize;
+  if (exec.Tty && size?.length === 2 && (size[0] ?? 0) > 0 && (size[1] ?? 0) > 0) {
+    process.consoleSize = { height: size[0] ?? 0, width: size[1] ?? 0 };
+  }
+  if (exec.User) {
+    const user = await resolveUser(rootfs, exec.User, groupAdd);
+    process.user = {
+      uid: user.uid,
+      gid: user.gid,
+      ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}),
+    };
+  }
+  if (exec.WorkingDir) process.cwd = await checkWorkingDir(rootfs, exec.WorkingDir);
+  if (exec.Privileged) {
+    const all = tweakCapabilities([], [], true);
+    process.capabilities = { bounding: all, effective: all, permitted: all };
+  }
+  return process;
+}
