@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -328,6 +328,14 @@ export async function loadArchive(
     return await commit(deps, plan);
   } finally {
     await rm(staging.dir, { recursive: true, force: true });
+  }
+}
+
+/** Removes staging dirs of loads a crash interrupted; call before serving. */
+export async function removeLoadLeftovers(tmpRoot: string): Promise<void> {
+  const names = await readdir(tmpRoot).catch(() => [] as string[]);
+  for (const name of names.filter((n) => n.startsWith('load-'))) {
+    await rm(join(tmpRoot, name), { recursive: true, force: true });
   }
 }
 

@@ -4,7 +4,9 @@
  * status codes and Docker's messages, filters, events, and save/load/push over the socket.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
 import { z } from 'zod';
@@ -14,7 +16,6 @@ import { startRegistry, type Registry } from '../../testing/registry.js';
 import { socketRequest } from '../../testing/socket-http.js';
 import { pushTestImage, type PushedImage } from '../../testing/test-images.js';
 import { skipUnless } from '../../testing/tools.js';
-import { request } from 'node:http';
 
 const summarySchema = z
   .object({
@@ -264,6 +265,12 @@ describe(
         (JSON.parse((await get(`/images/${busybox.ref}/json`)).body) as { Id: string }).Id,
         id,
       );
+
+      // `docker load < image.tar.gz` works: the archive itself may be compressed.
+      const gz = await rawRequest(socket, 'POST', '/images/load', gzipSync(saved.body));
+      assert.deepEqual(jsonLines(gz.body.toString()), [
+        { stream: `Loaded image: ${busybox.ref}\n` },
+      ]);
 
       const before = (await daemon.engine.content.list()).length;
       const hostile = await tarOf([['../../escape', Buffer.from('x')]]);

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Engine } from '../../engine.js';
-import { loadArchive, resolveSaveNames, saveArchive } from '../../images/archive.js';
+import {
+  loadArchive,
+  removeLoadLeftovers,
+  resolveSaveNames,
+  saveArchive,
+} from '../../images/archive.js';
 import {
   danglingFilter,
   deleteImage,
@@ -49,6 +54,9 @@ import { checkFilterKeys, JsonStream, queryBool, queryFilters, sendJson } from '
 import type { RequestContext, Router } from '../router.js';
 
 export function registerImageRoutes(router: Router, engine: Engine): void {
+  void removeLoadLeftovers(loadTmp(engine)).catch((err: unknown) =>
+    engine.logger.warn('cannot remove leftovers of interrupted loads', { error: String(err) }),
+  );
   router
     .get('/images/json', (ctx) => listImages(engine, ctx))
     .get('/images/get', (ctx) => saveImages(engine, ctx, ctx.query.getAll('names')))
@@ -76,6 +84,8 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
       sendJson(ctx.res, 200, result.items);
     });
 }
+
+const loadTmp = (engine: Engine): string => join(engine.config.dataRoot, 'tmp');
 
 /** The image `name` names, or Docker's 404. */
 async function findImage(engine: Engine, name: string): Promise<ImageRecord> {
@@ -327,7 +337,7 @@ async function loadImages(engine: Engine, ctx: RequestContext): Promise<void> {
   stream.start();
   try {
     const input = await decompressLayer(ctx.req);
-    const result = await loadArchive(engine, input, join(engine.config.dataRoot, 'tmp'));
+    const result = await loadArchive(engine, input, loadTmp(engine));
     for (const message of result.messages) stream.write({ stream: message });
     for (const image of result.images) {
       engine.events.emit('image', 'load', image.id, { name: image.id });
