@@ -131,6 +131,31 @@ describe('applyLayer', () => {
       );
     });
 
+    it('refuses a symlink hardlinked over a directory mid-archive', async () => {
+      await assertRefused(
+        [
+          { name: 'd/', type: 'directory' },
+          { name: 'd/a', body: 'fine' },
+          { name: 's', type: 'symlink', linkname: outside },
+          { name: 'd', type: 'link', linkname: 's' },
+          { name: 'd/x', body: 'pwned' },
+        ],
+        /"d" is a symlink/,
+      );
+    });
+
+    it('refuses writing into a directory that a whiteout replaced', async () => {
+      await assertRefused(
+        [
+          { name: 'd/', type: 'directory' },
+          { name: 'd/a', body: 'fine' },
+          { name: '.wh.d', body: '' },
+          { name: 'd/x', body: 'x' },
+        ],
+        /"d" is not a directory/,
+      );
+    });
+
     it('refuses a directory entry through a symlink', async () => {
       await assertRefused(
         [

@@ -37,7 +37,7 @@ import {
   unlink,
 } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { join, posix, resolve } from 'node:path';
+import { join, posix, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import type { Extract, Header } from 'tar-stream';
@@ -164,6 +164,12 @@ function paxNumber(
 class LayerApplier {
   /** Directory times are set last: creating their children would change them again. */
   private readonly dirTimes = new Map<string, number>();
+  /**
+   * Relative paths checked (or made) to be real directories, so that deep trees are not
+   * lstat'ed component by component for every entry. Sound because this applier is the only
+   * writer: every removal goes through clear(), which forgets the path and its descendants.
+   */
+  private readonly knownDirs = new Set<string>();
   private readonly sameOwner: boolean;
 
   constructor(
@@ -258,9 +264,13 @@ class LayerApplier {
    */
   private async resolveDir(rel: string, name: string, create: boolean): Promise<string> {
     let cur = this.root;
+    let curRel = '';
     if (rel === '') return cur;
     for (const component of rel.split('/')) {
       const next = join(cur, component);
+      curRel = curRel === '' ? component : `${curRel}/${component}`;
+      cur = next;
+      if (this.knownDirs.has(curRel)) continue;
       const st = await lstatOrUndefined(next);
       if (st === undefined) {
         if (!create) throw unsafe(name, `${JSON.stringify(rel)} does not exist`);
@@ -274,7 +284,7 @@ class LayerApplier {
       } else if (!st.isDirectory()) {
         throw unsafe(name, `parent ${JSON.stringify(component)} is not a directory`);
       }
-      cur = next;
+      this.knownDirs.add(curRel);
     }
     return cur;
   }
@@ -283,13 +293,22 @@ class LayerApplier {
   private async clear(path: string, newIsDir: boolean): Promise<'kept' | 'cleared'> {
     const st = await lstatOrUndefined(path);
     if (st === undefined) return 'cleared';
+    if (st.isDirectory() && newIsDir) return 'kept';
+    this.forget(path);
     if (st.isDirectory()) {
-      if (newIsDir) return 'kept';
       await rm(path, { recursive: true, force: true }); // rm does not follow symlinks inside
     } else {
       await unlink(path);
     }
     return 'cleared';
+  }
+
+  /** Drops `path` and everything beneath it from the verified directories. */
+  private forget(path: string): void {
+    const rel = relative(this.root, path);
+    for (const d of this.knownDirs) {
+      if (d === rel || d.startsWith(`${rel}/`)) this.knownDirs.delete(d);
+    }
   }
 
   private async writeFile(path: string, entry: Entry): Promise<void> {
