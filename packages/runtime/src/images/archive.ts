@@ -23,8 +23,7 @@ import { InvalidParameterError, NotFoundError, SystemError } from '../api/errors
 import type { Engine } from '../engine.js';
 import { decompressLayer, detectCompression, type Compression } from '../storage/decompress.js';
 import type { BlobInfo } from './content-store.js';
-import type { ImageRecord, ImageStore } from './image-store.js';
-import { normalizeRef } from './image-store.js';
+import { type ImageRecord, type ImageStore, normalizeRef } from './image-store.js';
 import { readImageConfig } from './inspect.js';
 import {
   chainIds,

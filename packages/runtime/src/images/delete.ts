@@ -8,11 +8,9 @@
 import { ConflictError, InvalidParameterError, NotFoundError } from '../api/errors.js';
 import type { Engine } from '../engine.js';
 import { parseTimestamp } from '../events/timestamp.js';
-import type { ImageRecord } from './image-store.js';
-import { normalizeRef } from './image-store.js';
-import { createdSeconds, familiar, imageDetails, imageLabels } from './inspect.js';
+import { type ImageRecord, normalizeRef } from './image-store.js';
+import { createdSeconds, familiar, imageDetails, imageLabels, readImageConfig } from './inspect.js';
 import { chainIds, type Digest, manifestSchema } from './oci.js';
-import { readImageConfig } from './inspect.js';
 
 /** A container created from an image, as far as image removal cares. */
 export interface ImageUser {

@@ -20,8 +20,7 @@ import {
   PRUNE_FILTER_KEYS,
   pruneImages,
 } from '../../images/delete.js';
-import { normalizeRef } from '../../images/image-store.js';
-import type { ImageRecord } from '../../images/image-store.js';
+import { type ImageRecord, normalizeRef } from '../../images/image-store.js';
 import {
   createdSeconds,
   familiar,
