@@ -16,6 +16,7 @@ import { InvalidParameterError, NotFoundError } from '../api/errors.js';
 import { tempDir } from '../testing/process.js';
 import { skipUnless } from '../testing/tools.js';
 import { detectCgroup } from './cgroups.js';
+import { ConsoleSocket } from './console-socket.js';
 import { createRuntime, detectRuntime, type OciRuntime } from './oci-runtime.js';
 import { buildExecProcess, buildSpec, type SpecInput } from './oci-spec.js';
 import type { ExitStatus } from './reaper.js';
@@ -159,6 +160,30 @@ describe('oci-runtime (real runc/crun)', { skip }, () => {
       closeSync(outFd);
     }
     assert.equal(readFileSync(output, 'utf8'), 'from stdin\n');
+  });
+
+  it('gives a Tty container a pty through the console socket', async (t) => {
+    const id = newId();
+    t.after(() => runtime.delete(id, { force: true }));
+    const bundle = await bundleFor(id, {
+      config: { Cmd: ['sh', '-c', 'tty; read x; echo got:$x; exit 4'], Tty: true },
+    });
+    const console = ConsoleSocket.listen(join(tmp.path, `${id}.sock`));
+    t.after(() => console.close());
+    const [proc, term] = await Promise.all([
+      runtime.create(id, { bundle, consoleSocket: console.path }),
+      console.receive(20_000),
+    ]);
+    let out = '';
+    term.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const closed = new Promise((resolve) => term.once('close', resolve));
+    await runtime.start(id);
+    term.write('hello\r');
+    assert.deepEqual(await within(proc.exited, 20_000, 'tty container'), { exitCode: 4 });
+    await within(closed, 5_000, 'pty close');
+    // The terminal echoes the input, racing the first line of output.
+    assert.match(out, /^(\/dev\/pts\/0\r\n|hello\r\n){2}got:hello\r\n$/);
+    assert.ok(out.includes('/dev/pts/0\r\n'));
   });
 
   it('propagates the exit code and stderr', async (t) => {
