@@ -10,6 +10,7 @@ import {
   type Descriptor,
   type Digest,
   isIndexMediaType,
+  imageConfigSchema,
   manifestSchema,
   MediaTypes,
 } from './oci.js';
@@ -75,12 +76,22 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     .map((r) => parseReference(r))
     .find((r) => r.domain === ref.domain && r.path !== ref.path)?.path;
 
+  // Docker names each pushed layer by its short diff ID (the uncompressed digest), not by the
+  // compressed blob digest that pull shows.
+  const config = imageConfigSchema.safeParse(
+    JSON.parse((await content.read(manifest.config.digest)).toString('utf8')),
+  );
+  if (!config.success) throw new SystemError(`invalid stored config ${manifest.config.digest}`);
+  const diffIds = config.data.rootfs.diff_ids;
+  const layerId = (layer: Descriptor) =>
+    shortId(diffIds[manifest.layers.indexOf(layer)] ?? layer.digest);
+
   // Docker lists layers top-down.
   const layers = [...manifest.layers].reverse();
-  for (const layer of layers) emit({ status: 'Preparing', id: shortId(layer.digest) });
+  for (const layer of layers) emit({ status: 'Preparing', id: layerId(layer) });
   const limiter = new TransferLimiter(PUSH_CONCURRENCY);
   const pushLayer = (layer: Descriptor) => {
-    const id = shortId(layer.digest);
+    const id = layerId(layer);
     return limiter.run(
       async () => {
         if (await client.blobExists(ref.path, layer.digest, signal)) {
