@@ -197,13 +197,14 @@ class LayerApplier {
     const parentRel = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
     const base = posix.basename(rel);
 
+    // aufs bookkeeping (.wh..wh.plnk/..., .wh..wh.aufs) is skipped, as moby does.
+    if (rel !== WHITEOUT_OPAQUE && rel.startsWith(WHITEOUT_META_PREFIX)) return false;
     if (base === WHITEOUT_OPAQUE) {
       const dir = await this.resolveDir(parentRel, h.name, true);
       lsetxattr(dir, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       return false;
     }
-    // aufs bookkeeping (.wh..wh.plnk/..., .wh..wh.aufs): skipped as moby does.
-    if (base.startsWith(WHITEOUT_META_PREFIX) || rel.startsWith(WHITEOUT_META_PREFIX)) return false;
+    if (base.startsWith(WHITEOUT_META_PREFIX)) return false;
     if (base.startsWith(WHITEOUT_PREFIX)) {
       const hidden = base.slice(WHITEOUT_PREFIX.length);
       if (hidden === '' || hidden === '.' || hidden === '..') {
