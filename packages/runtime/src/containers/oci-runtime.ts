@@ -9,7 +9,7 @@
  * Stdio: without a terminal the container's process inherits the stdio that `create` was
  * given — fds the caller owns (files, FIFOs) or pipes made here — and keeps them after the
  * runtime exits. With a terminal the runtime sends the pty master over `consoleSocket` with
- * SCM_RIGHTS; receiving it is left to the caller (Node cannot receive fds natively).
+ * SCM_RIGHTS; receive it with ConsoleSocket (console-socket.ts) while create/exec runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
