@@ -61,9 +61,9 @@ export class MemoryEventBus implements EventBus {
     // which cannot hold every nanosecond near 2^61, so the stored value is rounded to what the
     // client will read back; steps of 1024 ns survive that rounding (doubles there are 256 ns
     // apart).
-    let wanted = BigInt(Date.now()) * 1_000_000n;
-    if (wanted <= this.lastNano) wanted = this.lastNano + 1024n;
-    const nano = BigInt(Number(wanted));
+    const representable = (n: bigint) => BigInt(Number(n));
+    let nano = representable(BigInt(Date.now()) * 1_000_000n);
+    if (nano <= this.lastNano) nano = representable(this.lastNano + 1024n);
     this.lastNano = nano;
     const event: EngineEvent = {
       Type: type,
