@@ -1,0 +1,108 @@
+/**
+ * The seam between containers (CORE) and container networking. CORE asks for a sandbox before
+ * the runtime creates a container and releases it when the container stopped; everything in
+ * between (netns, veths, bridges, IPAM, NAT, DNS, published-port proxies, hosts files) is ours.
+ *
+ * Terms: a *network* is a Docker network (bridge/host/none or user-defined); an *endpoint* is one
+ * container's attachment to one network (an IP, a MAC, a veth); a *sandbox* is the container's
+ * network namespace plus its generated /etc/hosts, /etc/resolv.conf and /etc/hostname.
+ */
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logging/logger.js';
+import { NotImplementedError } from '../api/errors.js';
+
+export interface EndpointRequest {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string } | null;
+}
+
+export interface SandboxRequest {
+  containerId: string;
+  /** Container name without the leading slash. */
+  name: string;
+  hostname: string;
+  domainname?: string;
+  /** HostConfig.NetworkMode: 'default'|'bridge'|'host'|'none'|<network name or id>. CORE resolves
+   *  'container:<id>' itself by reusing that container's netns path. */
+  networkMode: string;
+  /** NetworkingConfig.EndpointsConfig of the create request, keyed by network name or id. */
+  endpointsConfig?: Record<string, EndpointRequest>;
+  /** Config.ExposedPorts keys, e.g. "80/tcp". */
+  exposedPorts: string[];
+  /** HostConfig.PortBindings. */
+  portBindings: Record<string, { HostIp?: string; HostPort?: string }[]>;
+  /** HostConfig.PublishAllPorts (`-P`). */
+  publishAllPorts: boolean;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** HostConfig.ExtraHosts: "name:ip" (or "name=ip"). */
+  extraHosts?: string[];
+}
+
+export interface Sandbox {
+  /** Path of the network namespace to join (bind-mounted under the exec root); undefined = host. */
+  netnsPath?: string;
+  hostsPath: string;
+  resolvConfPath: string;
+  hostnamePath: string;
+  /** Docker's NetworkSettings for inspect/ps: Ports, Networks{name: EndpointSettings},
+   *  IPAddress, Gateway, MacAddress, SandboxKey... */
+  networkSettings: Record<string, unknown>;
+}
+
+/** What the network routes need to know about containers; CORE implements it. */
+export interface ContainerResolver {
+  /** Finds a container by full id, unique id prefix or name (with or without '/'). */
+  resolve(nameOrId: string): Promise<{ id: string; name: string; running: boolean } | undefined>;
+}
+
+export interface NetworkService {
+  /**
+   * At daemon start, after CORE's container store is readable: recreates the bridges (and NAT,
+   * DNS servers) of existing networks, drops veths/netns/endpoints of containers that are not
+   * running, and re-opens the published-port listeners of containers that kept running.
+   */
+  repair(): Promise<void>;
+  /** Called by CORE before the runtime creates the container; undone by releaseSandbox. */
+  createSandbox(req: SandboxRequest): Promise<Sandbox>;
+  /** Called by CORE when the container stopped (or its create failed): veths, netns, port
+   *  listeners go; the container's network configuration (connected networks) stays. */
+  releaseSandbox(containerId: string): Promise<void>;
+  /** Settings to show for a container that is not running (ports configured, no IPs). */
+  settingsFor(req: SandboxRequest): Promise<Record<string, unknown>>;
+  /** Called by CORE when a container is removed: forgets its network configuration. */
+  forgetContainer(containerId: string): Promise<void>;
+  /** Lets the routes resolve container names; CORE calls it once its store exists. */
+  setContainerResolver(resolver: ContainerResolver): void;
+  /** Validates a create request's NetworkMode/EndpointsConfig (404 "network x not found"). */
+  validate(req: Pick<SandboxRequest, 'networkMode' | 'endpointsConfig'>): Promise<void>;
+  /** Closes DNS servers and port listeners at daemon shutdown (kernel state stays). */
+  close(): Promise<void>;
+}
+
+export interface NetworkServiceOptions {
+  /** The `--data-root`; networks live in `<dataRoot>/networks/`. */
+  dataRoot: string;
+  /** The `--exec-root`; netns files live in `<execRoot>/netns/`. */
+  execRoot: string;
+  events: EventBus;
+  logger: Logger;
+}
+
+/** Builds the service. Interim stub until the implementation lands. */
+export function createNetworkService(_opts: NetworkServiceOptions): NetworkService {
+  const todo = (): never => {
+    throw new NotImplementedError('container networking is not implemented yet');
+  };
+  return {
+    repair: () => Promise.resolve(),
+    createSandbox: () => Promise.resolve(todo()),
+    releaseSandbox: () => Promise.resolve(),
+    settingsFor: () => Promise.resolve({}),
+    forgetContainer: () => Promise.resolve(),
+    setContainerResolver: () => undefined,
+    validate: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+}
