@@ -87,24 +87,25 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Writes the pidfile, refusing when it names another live process (as dockerd does). */
-function writePidfile(path: string): void {
+/**
+ * Writes our pid to `path`, refusing when it names another live process: dockerd's pidfile
+ * rule, also used to keep two daemons off one data root.
+ */
+function claimPidfile(path: string, inUse: (pid: number) => string): void {
   let existing: number | undefined;
   try {
     existing = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
   } catch {
-    // no pidfile: the normal case
+    // no file: the normal case
   }
   if (existing !== undefined && existing !== process.pid && existing > 0 && isAlive(existing)) {
-    throw new DaemonStartError(
-      `pid file found, ensure berthd is not running or delete ${path} (pid ${existing} is alive)`,
-    );
+    throw new DaemonStartError(inUse(existing));
   }
   try {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, `${process.pid}\n`, { mode: 0o644 });
   } catch (err) {
-    throw new DaemonStartError(`cannot write pid file ${path}: ${(err as Error).message}`);
+    throw new DaemonStartError(`cannot write ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -220,7 +221,23 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const addresses = config.hosts.map(parseHost);
   if (addresses.length === 0) throw new DaemonStartError('no listen address (-H) given');
   makeDirs(config);
-  if (config.pidfile) writePidfile(config.pidfile);
+  const dataLock = join(config.dataRoot, 'berthd.lock');
+  claimPidfile(
+    dataLock,
+    (pid) => `data root ${config.dataRoot} is in use by another berthd (pid ${pid})`,
+  );
+  try {
+    if (config.pidfile) {
+      const pidfile = config.pidfile;
+      claimPidfile(
+        pidfile,
+        (pid) => `pid file found, ensure berthd is not running or delete ${pidfile} (pid ${pid})`,
+      );
+    }
+  } catch (err) {
+    removeQuietly(dataLock);
+    throw err;
+  }
 
   const logger = createLogger({
     file: join(config.dataRoot, 'berthd.log'),
@@ -232,6 +249,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const cleanup = () => {
     shutdown.abort();
     if (config.pidfile) removeQuietly(config.pidfile);
+    removeQuietly(dataLock);
     logger.close();
   };
 

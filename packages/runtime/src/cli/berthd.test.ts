@@ -180,7 +180,17 @@ describe('berthd CLI', () => {
         d.execRoot,
       ]);
       assert.equal(sameExec.code, 1);
-      assert.match(sameExec.stderr, /pid file found, ensure berthd is not running/);
+      assert.match(sameExec.stderr, /data root .* is in use by another berthd/);
+      const sameExecOnly = await berthd([
+        '-H',
+        `unix://${join(tmp.path, 'other.sock')}`,
+        '--data-root',
+        join(tmp.path, 'other-data'),
+        '--exec-root',
+        d.execRoot,
+      ]);
+      assert.equal(sameExecOnly.code, 1);
+      assert.match(sameExecOnly.stderr, /pid file found, ensure berthd is not running/);
       // The refused daemons must not have touched the running one's files.
       assert.ok(existsSync(d.socket));
       assert.equal(
@@ -276,6 +286,7 @@ describe('berthd CLI', () => {
       assert.equal(await d.exited, 0);
       assert.equal(existsSync(d.socket), false);
       assert.equal(existsSync(join(d.execRoot, 'berthd.pid')), false);
+      assert.equal(existsSync(join(d.dataRoot, 'berthd.lock')), false);
       const last = readFileSync(join(d.dataRoot, 'berthd.log'), 'utf8').trim().split('\n').at(-1);
       assert.equal((JSON.parse(last ?? '{}') as { msg?: string }).msg, 'berthd stopped');
     });

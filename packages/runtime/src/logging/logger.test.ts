@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../testing/process.js';
@@ -35,6 +35,27 @@ describe('createLogger (JSON lines)', () => {
       assert.equal(entries[1]?.component, 'api');
       assert.deepEqual(entries[1]?.err, { name: 'Error', message: 'disk full' });
       assert.ok(entries.every((e) => !Number.isNaN(Date.parse(String(e.time)))));
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('rotates a full file to .1, keeping one', () => {
+    const tmp = tempDir('logger');
+    try {
+      const file = join(tmp.path, 'r.log');
+      const log = createLogger({ file, maxBytes: 300 });
+      for (let i = 0; i < 12; i++) log.info('line', { i });
+      log.close();
+      const current = readFileSync(file, 'utf8').trim().split('\n');
+      const previous = readFileSync(`${file}.1`, 'utf8').trim().split('\n');
+      assert.ok(statSync(file).size <= 300 && statSync(`${file}.1`).size <= 300);
+      const last = JSON.parse(current.at(-1) ?? '{}') as { i?: number };
+      assert.equal(last.i, 11);
+      // Nothing between the two files is lost.
+      const first = JSON.parse(current[0] ?? '{}') as { i?: number };
+      const end = JSON.parse(previous.at(-1) ?? '{}') as { i?: number };
+      assert.equal((end.i ?? 0) + 1, first.i);
     } finally {
       tmp.remove();
     }

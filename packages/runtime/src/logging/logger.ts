@@ -2,7 +2,7 @@
  * The daemon's structured log: one JSON object per line (`time`, `level`, `msg`, fields), written
  * to `<data-root>/berthd.log` and, when asked, mirrored to stderr.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -29,21 +29,46 @@ export interface FileLoggerOptions {
   level?: LogLevel;
   /** Mirror every line to stderr (`--debug`). */
   stderr?: boolean;
+  /** When the file grows past this many bytes it is renamed to `<file>.1` (one kept). */
+  maxBytes?: number;
 }
+
+/** A request line every second for a day is ~15 MB; keep about a day or two. */
+export const DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024;
 
 /** Where lines go; shared by a logger and all its children so one `close()` ends them all. */
 class Sink {
   private fd: number | undefined;
+  private size = 0;
 
   constructor(
-    file: string | undefined,
+    private readonly file: string | undefined,
     readonly minRank: number,
     private readonly toStderr: boolean,
+    private readonly maxBytes: number,
   ) {
     if (file !== undefined) {
       mkdirSync(dirname(file), { recursive: true });
-      this.fd = openSync(file, 'a', 0o640);
+      this.open();
     }
+  }
+
+  private open(): void {
+    if (this.file === undefined) return;
+    this.fd = openSync(this.file, 'a', 0o640);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /** Moves the full file aside (replacing the previous `.1`) and starts a new one. */
+  private rotate(): void {
+    if (this.file === undefined) return;
+    this.close();
+    try {
+      renameSync(this.file, `${this.file}.1`);
+    } catch {
+      // Keep appending to the same file rather than lose lines.
+    }
+    this.open();
   }
 
   write(line: string): void {
@@ -51,7 +76,8 @@ class Sink {
     // and lines from concurrent requests never interleave mid-line.
     if (this.fd !== undefined) {
       try {
-        writeSync(this.fd, line);
+        if (this.size > 0 && this.size + line.length > this.maxBytes) this.rotate();
+        if (this.fd !== undefined) this.size += writeSync(this.fd, line);
       } catch {
         // A full disk must not take the daemon down with it; stderr still gets the line.
       }
@@ -120,6 +146,7 @@ export function createLogger(options: FileLoggerOptions = {}): Logger & { close(
     options.file,
     LOG_LEVELS.indexOf(options.level ?? 'info'),
     options.stderr ?? false,
+    options.maxBytes ?? DEFAULT_MAX_LOG_BYTES,
   );
   const root = new JsonLinesLogger(sink, {});
   return Object.assign(root, { close: () => sink.close() });
