@@ -2,7 +2,7 @@
  * The System endpoints: `/_ping`, `/version`, `/info`, `/events`, `/system/df`, `/auth`.
  * Field names and shapes follow moby's types because the docker CLI prints them as they are.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import {
   availableParallelism,
@@ -12,6 +12,8 @@ import {
   totalmem,
   type as osType,
 } from 'node:os';
+import { type CgroupInfo, detectCgroup } from '../../containers/cgroups.js';
+import { detectRuntime } from '../../containers/oci-runtime.js';
 import type { Engine } from '../../engine.js';
 import { MemoryEventBus, type EngineEvent } from '../../events/bus.js';
 import { EVENT_FILTER_KEYS, eventMatches } from '../../events/filter.js';
@@ -106,38 +108,30 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** "2" on a unified (cgroup2) hierarchy, "1" on v1 or hybrid ones. */
-export function cgroupVersion(): '1' | '2' {
-  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+/** moby's sysinfo booleans: which limits the host's cgroups can enforce. */
+function cgroupFeatures(cgroup: CgroupInfo) {
+  const has = (c: string) => cgroup.controllers.has(c);
+  return {
+    MemoryLimit: has('memory'),
+    SwapLimit: cgroup.swap,
+    CpuCfsPeriod: has('cpu'),
+    CpuCfsQuota: has('cpu'),
+    CPUShares: has('cpu'),
+    CPUSet: has('cpuset'),
+    PidsLimit: has('pids'),
+    // cgroup v2 has no OOM-killer switch.
+    OomKillDisable: cgroup.mode === 'legacy' && has('memory'),
+  };
 }
 
-/** Which resource limits the kernel's cgroups can enforce (moby's sysinfo, reduced). */
-function cgroupFeatures() {
-  if (cgroupVersion() === '2') {
-    const controllers = (readText('/sys/fs/cgroup/cgroup.controllers') ?? '').split(/\s+/);
-    const has = (c: string) => controllers.includes(c);
-    return {
-      MemoryLimit: has('memory'),
-      SwapLimit: has('memory'),
-      CpuCfsPeriod: has('cpu'),
-      CpuCfsQuota: has('cpu'),
-      CPUShares: has('cpu'),
-      CPUSet: has('cpuset'),
-      PidsLimit: has('pids'),
-      OomKillDisable: false,
-    };
+/** The OCI runtime containers will run with, as /info names it. */
+function runtimes(cgroup: CgroupInfo): { default: string; all: Record<string, { path: string }> } {
+  try {
+    const choice = detectRuntime(cgroup);
+    return { default: choice.name, all: { [choice.name]: { path: choice.binary } } };
+  } catch {
+    return { default: 'runc', all: {} };
   }
-  const v1 = (file: string) => existsSync(`/sys/fs/cgroup/${file}`);
-  return {
-    MemoryLimit: v1('memory/memory.limit_in_bytes'),
-    SwapLimit: v1('memory/memory.memsw.limit_in_bytes'),
-    CpuCfsPeriod: v1('cpu/cpu.cfs_period_us'),
-    CpuCfsQuota: v1('cpu/cpu.cfs_quota_us'),
-    CPUShares: v1('cpu/cpu.shares'),
-    CPUSet: v1('cpuset/cpuset.cpus'),
-    PidsLimit: v1('pids/pids.max'),
-    OomKillDisable: v1('memory/memory.oom_control'),
-  };
 }
 
 function osRelease(): Record<string, string> {
@@ -170,12 +164,6 @@ async function backingFilesystem(path: string): Promise<string> {
   } catch {
     return 'unknown';
   }
-}
-
-function onPath(name: string): boolean {
-  return (process.env.PATH ?? '/usr/bin:/bin')
-    .split(':')
-    .some((dir) => dir !== '' && existsSync(`${dir}/${name}`));
 }
 
 function openFileCount(): number {
@@ -216,11 +204,8 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
   const { config } = engine;
   const os = osRelease();
   const images = await engine.images.list();
-  const runtimes: Record<string, { path: string }> = {};
-  for (const name of ['runc', 'crun']) if (onPath(name)) runtimes[name] = { path: name };
-  const cgroup = cgroupVersion();
-  // crun needs a pure cgroup2 hierarchy; runc also handles v1 and hybrid ones.
-  const defaultRuntime = cgroup === '2' && runtimes.crun ? 'crun' : 'runc';
+  const cgroup = detectCgroup();
+  const runtime = runtimes(cgroup);
   const commit = { ID: '', Expected: '' };
   return {
     ID: config.id ?? '',
@@ -243,7 +228,7 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
       Authorization: null,
       Log: ['json-file', 'local'],
     },
-    ...cgroupFeatures(),
+    ...cgroupFeatures(cgroup),
     KernelMemory: false,
     KernelMemoryTCP: false,
     IPv4Forwarding: sysctlOn('net/ipv4/ip_forward'),
@@ -255,7 +240,7 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
     SystemTime: new Date().toISOString(),
     LoggingDriver: 'json-file',
     CgroupDriver: 'cgroupfs',
-    CgroupVersion: cgroup,
+    CgroupVersion: cgroup.mode === 'unified' ? '2' : '1',
     NEventsListener: engine.events instanceof MemoryEventBus ? engine.events.listenerCount : 0,
     KernelVersion: release(),
     OperatingSystem: os.PRETTY_NAME ?? osType(),
@@ -275,8 +260,8 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
     Labels: [] as string[],
     ExperimentalBuild: false,
     ServerVersion: config.version,
-    Runtimes: runtimes,
-    DefaultRuntime: defaultRuntime,
+    Runtimes: runtime.all,
+    DefaultRuntime: runtime.default,
     Swarm: {
       NodeID: '',
       NodeAddr: '',
