@@ -59,24 +59,33 @@ export interface ContainerResolver {
 
 export interface NetworkService {
   /**
-   * At daemon start, after CORE's container store is readable: recreates the bridges (and NAT,
-   * DNS servers) of existing networks, drops veths/netns/endpoints of containers that are not
-   * running, and re-opens the published-port listeners of containers that kept running.
+   * At daemon start, after CORE's container store is readable (the resolver is set): recreates
+   * the bridges (NAT, DNS servers) of existing networks, drops veths/netns/endpoints of
+   * containers that are not running, and re-opens the published-port listeners of containers
+   * that kept running.
    */
   repair(): Promise<void>;
-  /** Called by CORE before the runtime creates the container; undone by releaseSandbox. */
+  /**
+   * At container create: validates NetworkMode/EndpointsConfig (404 "network x not found",
+   * 400 for bad options) and records which networks the container joins (later changed by
+   * `docker network connect/disconnect`). Returns the NetworkSettings of a created container.
+   */
+  registerContainer(req: SandboxRequest): Promise<Record<string, unknown>>;
+  /** Called by CORE before the runtime creates the container; undone by releaseSandbox.
+   *  Uses the networks recorded by registerContainer (registering first when not yet known). */
   createSandbox(req: SandboxRequest): Promise<Sandbox>;
   /** Called by CORE when the container stopped (or its create failed): veths, netns, port
-   *  listeners go; the container's network configuration (connected networks) stays. */
+   *  listeners and IPs go; the container's network configuration stays. Idempotent. */
   releaseSandbox(containerId: string): Promise<void>;
-  /** Settings to show for a container that is not running (ports configured, no IPs). */
-  settingsFor(req: SandboxRequest): Promise<Record<string, unknown>>;
+  /** NetworkSettings to show for a container: live while it has a sandbox, else configured
+   *  (ports requested, no IPs). Undefined for an unknown container. From memory (fast for ps). */
+  settingsFor(containerId: string): Record<string, unknown> | undefined;
+  /** Called by CORE on `docker rename`: hosts files and DNS answer to the new name. */
+  renameContainer(containerId: string, newName: string): Promise<void>;
   /** Called by CORE when a container is removed: forgets its network configuration. */
   forgetContainer(containerId: string): Promise<void>;
-  /** Lets the routes resolve container names; CORE calls it once its store exists. */
+  /** Lets the routes and repair resolve containers; CORE calls it once its store exists. */
   setContainerResolver(resolver: ContainerResolver): void;
-  /** Validates a create request's NetworkMode/EndpointsConfig (404 "network x not found"). */
-  validate(req: Pick<SandboxRequest, 'networkMode' | 'endpointsConfig'>): Promise<void>;
   /** Closes DNS servers and port listeners at daemon shutdown (kernel state stays). */
   close(): Promise<void>;
 }
@@ -97,12 +106,13 @@ export function createNetworkService(_opts: NetworkServiceOptions): NetworkServi
   };
   return {
     repair: () => Promise.resolve(),
+    registerContainer: () => Promise.resolve({}),
     createSandbox: () => Promise.resolve(todo()),
     releaseSandbox: () => Promise.resolve(),
-    settingsFor: () => Promise.resolve({}),
+    settingsFor: () => undefined,
+    renameContainer: () => Promise.resolve(),
     forgetContainer: () => Promise.resolve(),
     setContainerResolver: () => undefined,
-    validate: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }
