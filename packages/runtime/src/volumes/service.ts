@@ -4,10 +4,22 @@
  * inspect). Volume references are counted per container so `docker volume rm` refuses a
  * volume in use and `docker rm -v` removes the container's anonymous volumes.
  */
-import { NotImplementedError } from '../api/errors.js';
+import { lstat, mkdir } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { InvalidParameterError } from '../api/errors.js';
 import type { SpecMount } from '../containers/oci-spec.js';
+import { resolveInRoot } from '../containers/rootfs-path.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
+import { copyImageContent, isEmptyDir } from './copy-up.js';
+import { parseBind, parseMount, type PlannedMount } from './mount-spec.js';
+import {
+  ANONYMOUS_LABEL,
+  isAnonymous,
+  LOCAL_DRIVER,
+  type VolumeRecord,
+  VolumeStore,
+} from './store.js';
 
 /** Docker's HostConfig.Mounts entry (the swagger's `Mount`). */
 export interface DockerMount {
@@ -77,8 +89,11 @@ export interface PreparedMounts {
 }
 
 export interface VolumeService {
-  /** At daemon start: drops half-written volumes and references to containers now gone. */
-  repair(): Promise<void>;
+  /**
+   * At daemon start: removes half-created volumes; with `liveContainers`, also drops
+   * references of containers that no longer exist.
+   */
+  repair(liveContainers?: ReadonlySet<string>): Promise<void>;
   /**
    * Validates the request (Docker's messages, InvalidParameterError), creates missing
    * named/anonymous volumes (copying image content from `rootfs` at the mount point into a NEW
@@ -88,11 +103,6 @@ export interface VolumeService {
   prepareMounts(req: MountRequest, rootfs: string): Promise<PreparedMounts>;
   /** On container removal: drop references; with removeAnonymous (`rm -v`) delete anonymous volumes. */
   releaseMounts(containerId: string, opts: { removeAnonymous: boolean }): Promise<void>;
-}
-
-/** Placeholder until the store lands; replaced by the real implementation in this module. */
-export function notImplemented(what: string): never {
-  throw new NotImplementedError(`volumes: ${what} is not implemented yet`);
 }
 
 /** What the volume service needs from the engine. */
@@ -107,11 +117,235 @@ export interface VolumeServiceOptions {
  * Builds the local volume service (the store behind /volumes and the mount planner). The
  * daemon creates one, calls `repair()` at start and hands it to registerVolumeRoutes.
  */
-export function createVolumeService(opts: VolumeServiceOptions): VolumeService {
-  void opts;
+export async function createVolumeService(opts: VolumeServiceOptions): Promise<LocalVolumeService> {
+  return new LocalVolumeService(
+    await VolumeStore.open(opts.dataRoot, opts.events, opts.logger),
+    opts.events,
+  );
+}
+
+export class LocalVolumeService implements VolumeService {
+  constructor(
+    readonly store: VolumeStore,
+    private readonly events: EventBus,
+  ) {}
+
+  repair(liveContainers?: ReadonlySet<string>): Promise<void> {
+    return this.store.repair(liveContainers);
+  }
+
+  async prepareMounts(req: MountRequest, rootfs: string): Promise<PreparedMounts> {
+    const plan = planMounts(req);
+    await checkImageVolumeTargets(plan, rootfs);
+    const before = new Set(this.store.usedBy(req.containerId).map((v) => v.name));
+    try {
+      return await this.mountAll(req, plan, rootfs);
+    } catch (err) {
+      // Undo what this call added, so a failed create leaves no reference or new volume behind.
+      for (const v of await this.store.dereference(req.containerId, (n) => !before.has(n))) {
+        if (isAnonymous(v) && v.refs.length === 0) await this.store.remove(v.name, { force: true });
+      }
+      throw err;
+    }
+  }
+
+  private async mountAll(
+    req: MountRequest,
+    plan: PlanEntry[],
+    rootfs: string,
+  ): Promise<PreparedMounts> {
+    const specMounts: SpecMount[] = [];
+    const mountPoints: DockerMountPoint[] = [];
+    for (const p of plan) {
+      if (p.kind === 'from') {
+        const mp = p.point;
+        if (mp.Type === 'volume' && mp.Name) {
+          await this.store.reference({ name: mp.Name, driver: mp.Driver }, [
+            { container: req.containerId, destination: mp.Destination },
+          ]);
+        }
+        mountPoints.push(mp);
+        specMounts.push(fromMountPoint(mp));
+        continue;
+      }
+      const m = p.mount;
+      if (m.type === 'tmpfs') {
+        specMounts.push({
+          type: 'tmpfs',
+          destination: m.destination,
+          ...(m.rw ? {} : { options: 'ro' }),
+          ...(m.sizeBytes ? { sizeBytes: m.sizeBytes } : {}),
+          ...(m.mode ? { mode: m.mode } : {}),
+        });
+        mountPoints.push({
+          Type: 'tmpfs',
+          Source: '',
+          Destination: m.destination,
+          Mode: '',
+          RW: m.rw,
+          Propagation: '',
+        });
+      } else if (m.type === 'bind') {
+        if (m.createSource) await mkdir(m.source, { recursive: true, mode: 0o755 });
+        specMounts.push({
+          type: 'bind',
+          source: m.source,
+          destination: m.destination,
+          readOnly: !m.rw,
+          propagation: m.propagation,
+          ...(m.nonRecursive ? { nonRecursive: true } : {}),
+        });
+        mountPoints.push({
+          Type: 'bind',
+          Source: m.source,
+          Destination: m.destination,
+          Mode: m.mode,
+          RW: m.rw,
+          Propagation: m.propagation,
+        });
+      } else {
+        const v = await this.volumeFor(req.containerId, m);
+        const source = this.store.dataDir(v.name);
+        if (m.copyData && (await isEmptyDir(source))) {
+          await copyImageContent(rootfs, m.destination, source);
+        }
+        specMounts.push({ type: 'bind', source, destination: m.destination, readOnly: !m.rw });
+        mountPoints.push({
+          Type: 'volume',
+          Name: v.name,
+          Source: source,
+          Destination: m.destination,
+          Driver: v.driver,
+          Mode: m.mode,
+          RW: m.rw,
+          Propagation: '',
+        });
+        this.events.emit('volume', 'mount', v.name, {
+          container: req.containerId,
+          destination: m.destination,
+          driver: v.driver,
+          propagation: '',
+          'read/write': String(m.rw),
+        });
+      }
+    }
+    return { specMounts, mountPoints };
+  }
+
+  async releaseMounts(containerId: string, opts: { removeAnonymous: boolean }): Promise<void> {
+    for (const v of await this.store.dereference(containerId)) {
+      this.events.emit('volume', 'unmount', v.name, { container: containerId, driver: v.driver });
+      if (opts.removeAnonymous && isAnonymous(v) && v.refs.length === 0) {
+        await this.store.remove(v.name, { force: true });
+      }
+    }
+  }
+
+  /**
+   * The volume a planned volume mount uses: the named one (created when missing), or for an
+   * anonymous mount the one this container already got at that destination (a restart), or a
+   * new one. The reference is recorded before the volume is returned.
+   */
+  private async volumeFor(
+    containerId: string,
+    m: Extract<PlannedMount, { type: 'volume' }>,
+  ): Promise<VolumeRecord> {
+    const ref = { container: containerId, destination: m.destination };
+    let name = m.name;
+    if (!name) {
+      const mine = this.store
+        .usedBy(containerId)
+        .find(
+          (v) =>
+            isAnonymous(v) &&
+            v.refs.some((r) => r.container === containerId && r.destination === m.destination),
+        );
+      name = mine?.name;
+    }
+    if (name) {
+      return this.store.reference(
+        {
+          name,
+          driver: m.driver ?? LOCAL_DRIVER,
+          driverOpts: m.driverOpts ?? null,
+          labels: m.labels ?? null,
+        },
+        [ref],
+      );
+    }
+    const created = await this.store.create({
+      driver: m.driver ?? LOCAL_DRIVER,
+      driverOpts: m.driverOpts ?? null,
+      labels: { ...m.labels, [ANONYMOUS_LABEL]: '' },
+    });
+    return this.store.reference({ name: created.name }, [ref]);
+  }
+}
+
+type PlanEntry =
+  | { kind: 'mount'; mount: PlannedMount; fromImage: boolean }
+  | { kind: 'from'; point: DockerMountPoint };
+
+function cleanPath(p: string): string {
+  return posix.normalize(p).replace(/(.)\/$/, '$1');
+}
+
+/**
+ * Orders and de-duplicates what a container mounts, as moby's registerMountPoints does:
+ * VolumesFrom first (a user mount at the same destination replaces it), then Binds, then
+ * Mounts — a destination twice among those (or also in Tmpfs) is refused — and last the
+ * image's VOLUMEs that nothing else covers.
+ */
+export function planMounts(req: MountRequest): PlanEntry[] {
+  const byDest = new Map<string, PlanEntry>();
+  for (const point of req.volumesFrom ?? []) byDest.set(point.Destination, { kind: 'from', point });
+  const tmpfs = new Set(Object.keys(req.tmpfs ?? {}).map(cleanPath));
+  const user = new Set<string>();
+  const add = (mount: PlannedMount) => {
+    if (user.has(mount.destination) || tmpfs.has(mount.destination)) {
+      throw new InvalidParameterError(`Duplicate mount point: ${mount.destination}`);
+    }
+    user.add(mount.destination);
+    byDest.set(mount.destination, { kind: 'mount', mount, fromImage: false });
+  };
+  for (const raw of req.binds ?? []) add(parseBind(raw));
+  for (const m of req.mounts ?? []) add(parseMount(m));
+  for (const raw of req.imageVolumes ?? []) {
+    const destination = cleanPath(raw);
+    if (byDest.has(destination) || tmpfs.has(destination)) continue;
+    byDest.set(destination, {
+      kind: 'mount',
+      mount: { type: 'volume', destination, rw: true, mode: '', copyData: true },
+      fromImage: true,
+    });
+  }
+  return [...byDest.values()];
+}
+
+/** moby refuses an image VOLUME where the image has a file (not a directory). */
+async function checkImageVolumeTargets(plan: PlanEntry[], rootfs: string): Promise<void> {
+  for (const p of plan) {
+    if (p.kind !== 'mount' || !p.fromImage) continue;
+    const resolved = await resolveInRoot(rootfs, p.mount.destination);
+    if (resolved.missing) continue;
+    if (!(await lstat(resolved.onHost)).isDirectory()) {
+      throw new InvalidParameterError(
+        `cannot mount volume over existing file, file exists ${resolved.onHost}`,
+      );
+    }
+  }
+}
+
+function fromMountPoint(mp: DockerMountPoint): SpecMount {
+  if (mp.Type === 'tmpfs') {
+    return { type: 'tmpfs', destination: mp.Destination, ...(mp.RW ? {} : { options: 'ro' }) };
+  }
+  const propagation = mp.Propagation as Extract<SpecMount, { type: 'bind' }>['propagation'] | '';
   return {
-    repair: () => Promise.resolve(),
-    prepareMounts: () => notImplemented('prepareMounts'),
-    releaseMounts: () => Promise.resolve(),
+    type: 'bind',
+    source: mp.Source,
+    destination: mp.Destination,
+    readOnly: !mp.RW,
+    ...(propagation ? { propagation } : {}),
   };
 }
