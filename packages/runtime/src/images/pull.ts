@@ -6,6 +6,7 @@
  * Sharing: two pulls of one image fetch each blob once (the content store's single-flight
  * ingest) and unpack each layer once (the snapshotter's).
  */
+import { PassThrough, pipeline } from 'node:stream';
 import { NotFoundError, SystemError } from '../api/errors.js';
 import type { LayerSource, Snapshotter } from '../storage/snapshots.js';
 import type { BlobInfo, ContentStore } from './content-store.js';
@@ -48,7 +49,7 @@ import {
   type RegistryClientOptions,
 } from './registry/client.js';
 import { registryErrorCode } from './registry/errors.js';
-import { countBytes, shortId, TransferLimiter } from './transfer.js';
+import { countBytes, shortId, teeWithHeldEnd, TransferLimiter } from './transfer.js';
 
 /** Docker's default max-concurrent-downloads is 3. */
 export const PULL_CONCURRENCY = 3;
@@ -163,8 +164,11 @@ async function pull(ref: Reference, opts: PullOptions): Promise<PullResult> {
 }
 
 /**
- * Downloads missing layers (at most PULL_CONCURRENCY at once) and unpacks them bottom-up as
- * soon as each one and everything below it is ready.
+ * Downloads missing layers (at most PULL_CONCURRENCY at once) and unpacks them in the same
+ * pass: each layer's bytes go to the content store and to its snapshot at once, and all
+ * layers are applied concurrently (the snapshotter commits them bottom-up). The unpacker's
+ * input ends only after the content store verified the blob's digest, so a tampered blob
+ * never becomes a snapshot. Progress messages keep Docker's per-layer order.
  */
 async function fetchAndUnpack(
   client: RegistryClient,
@@ -182,58 +186,77 @@ async function fetchAndUnpack(
     emit({ status: present[i] ? 'Already exists' : 'Pulling fs layer', id: shortId(layer.digest) });
   });
 
-  // One failed download cancels the others.
+  // One failed layer cancels the others.
   const failed = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
   const limiter = new TransferLimiter(PULL_CONCURRENCY);
-  const downloads = layers.map((layer, i) => (present[i] ? Promise.resolve() : download(layer)));
   let firstFailure: unknown;
-  for (const d of downloads) {
-    d.catch((err: unknown) => {
-      firstFailure ??= err;
-      failed.abort();
-    });
-  }
+  const jobs = layers.map((layer, i) =>
+    present[i]
+      ? Promise.resolve()
+      : pullLayer(layer, i).catch((err: unknown) => {
+          firstFailure ??= err;
+          failed.abort();
+          throw err;
+        }),
+  );
+  const results = await Promise.allSettled(jobs);
+  if (results.some((r) => r.status === 'rejected')) throw firstFailure;
 
-  async function download(layer: Descriptor): Promise<void> {
+  async function pullLayer(layer: Descriptor, i: number): Promise<void> {
     const id = shortId(layer.digest);
-    await limiter.run(
-      async () => {
-        if (!(await content.stat(layer.digest))) {
-          const report = throttled((cur, total) =>
-            emit(progressLine(id, 'Downloading', cur, total)),
-          );
-          await content.ingest(
-            blobInfo(layer),
-            () => client.getBlob(ref.path, layer.digest, signal),
-            report,
-          );
-          emit({ status: 'Verifying Checksum', id });
-        }
-        emit({ status: 'Download complete', id });
-      },
-      () => emit({ status: 'Waiting', id }),
+    const input = new PassThrough();
+    let downloaded = false;
+    let extracted = 0;
+    const reportExtracting = throttled((cur, total) =>
+      emit(progressLine(id, 'Extracting', cur, total)),
     );
-  }
-
-  try {
-    for (const [i, layer] of layers.entries()) {
-      await downloads[i];
-      if (present[i]) continue;
-      signal.throwIfAborted();
-      const id = shortId(layer.digest);
-      const report = throttled((cur, total) => emit(progressLine(id, 'Extracting', cur, total)));
-      const stream = countBytes(await content.createReadStream(layer.digest), layer.size, report);
-      const diffId = diffIds[i] as Digest;
-      const source: LayerSource = { stream, diffId, mediaType: layer.mediaType };
-      await snapshotter.unpack(chains[i] as string, chains[i - 1], source);
-      emit({ status: 'Pull complete', id });
-    }
-  } catch (err) {
-    failed.abort();
-    await Promise.allSettled(downloads);
-    // Report the download that failed, not the cancellation it caused elsewhere.
-    throw firstFailure ?? err;
+    const stream = countBytes(input, layer.size, (cur, total) => {
+      extracted = cur;
+      if (downloaded) reportExtracting(cur, total);
+    });
+    // Called now, in layer order, so that each snapshot's parent is registered before it.
+    const unpacked = snapshotter.unpack(chains[i] as string, chains[i - 1], {
+      stream,
+      diffId: diffIds[i] as Digest,
+      mediaType: layer.mediaType,
+    });
+    const fetched = limiter
+      .run(
+        async () => {
+          let teed = false;
+          if (!(await content.stat(layer.digest))) {
+            const report = throttled((cur, total) =>
+              emit(progressLine(id, 'Downloading', cur, total)),
+            );
+            await content.ingest(
+              blobInfo(layer),
+              async () => {
+                teed = true;
+                return teeWithHeldEnd(await client.getBlob(ref.path, layer.digest, signal), input);
+              },
+              report,
+            );
+            emit({ status: 'Verifying Checksum', id });
+          }
+          emit({ status: 'Download complete', id });
+          downloaded = true;
+          if (teed) {
+            if (extracted > 0) emit(progressLine(id, 'Extracting', extracted, layer.size));
+            input.end();
+          } else {
+            // Stored already (or fetched by a concurrent pull): unpack from the store.
+            pipeline(await content.createReadStream(layer.digest), input, () => undefined);
+          }
+        },
+        () => emit({ status: 'Waiting', id }),
+      )
+      .catch((err: unknown) => {
+        input.destroy(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      });
+    await Promise.all([fetched, unpacked]);
+    emit({ status: 'Pull complete', id });
   }
 }
 

@@ -2,7 +2,7 @@
  * Helpers shared by pull and push: bounded concurrency for blob transfers, and the short
  * layer IDs Docker shows in progress lines.
  */
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { PassThrough, pipeline, Transform, type Readable, type Writable } from 'node:stream';
 import type { Digest } from './oci.js';
 
 /** The 12 hex characters Docker shows for a layer: "sha256:3f57d9401f8d…" → "3f57d9401f8d". */
@@ -59,4 +59,42 @@ export function countBytes(
   // pipeline, not pipe: a reader that destroys the counter early must close the source too.
   pipeline(source, counter, () => undefined);
   return counter;
+}
+
+/**
+ * Copies `source` into `side` while returning a stream of the same bytes, with backpressure
+ * from both readers. `side` is NOT ended when `source` ends: the caller ends it once it knows
+ * the bytes were good (pull ends the unpacker's input only after the digest was verified), or
+ * destroys it.
+ */
+export function teeWithHeldEnd(source: Readable, side: Writable): Readable {
+  const main = new PassThrough();
+  let waiting = 0;
+  const resume = () => {
+    if (--waiting === 0) source.resume();
+  };
+  source.on('data', (chunk: Buffer) => {
+    if (!main.write(chunk)) {
+      waiting++;
+      main.once('drain', resume);
+    }
+    if (!side.destroyed && !side.write(chunk)) {
+      waiting++;
+      // A destroyed side never drains: its close releases the wait instead.
+      const release = () => {
+        side.off('drain', release);
+        side.off('close', release);
+        resume();
+      };
+      side.on('drain', release);
+      side.on('close', release);
+    }
+    if (waiting > 0) source.pause();
+  });
+  source.once('end', () => main.end());
+  source.once('error', (err) => main.destroy(err));
+  main.once('close', () => {
+    if (!source.readableEnded) source.destroy();
+  });
+  return main;
 }

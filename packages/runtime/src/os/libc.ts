@@ -198,7 +198,20 @@ export function umount2(target: string, flags = 0): void {
   check(l.umount2(cstr(target, 'target'), flags), 'umount2', target);
 }
 
-/** Flushes the whole filesystem that holds open file descriptor `fd` to disk. */
-export function syncfs(fd: number): void {
-  check(load().syncfs(fd), 'syncfs');
+/**
+ * Flushes the whole filesystem that holds open file descriptor `fd` to disk. Runs on a worker
+ * thread: a flush can take hundreds of milliseconds, which must not stall the event loop (a
+ * pull keeps downloading other layers meanwhile).
+ */
+export function syncfs(fd: number): Promise<void> {
+  const fn = load().syncfs as Fn & {
+    async: (fd: number, done: (err: unknown, ret: number) => void) => void;
+  };
+  return new Promise((resolve, reject) => {
+    fn.async(fd, (err, ret) => {
+      if (err) reject(err instanceof Error ? err : new Error('syncfs: call failed'));
+      else if (ret < 0) reject(errnoError('syncfs', undefined, koffi.errno()));
+      else resolve();
+    });
+  });
 }

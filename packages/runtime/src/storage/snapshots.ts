@@ -69,7 +69,9 @@ export interface Snapshotter {
    * decompresses it, applies it with the hostile-archive checks of `applyLayer`, verifies the
    * tar's sha256 against `layer.diffId`, commits. On any failure nothing is left and it rejects
    * (a diff ID mismatch is a SystemError). Idempotent: resolves at once when `name` exists;
-   * concurrent calls for one name share the work. NotFoundError when `parent` does not exist.
+   * concurrent calls for one name share the work. `parent` may still be unpacking (a call for
+   * it was made first): the layer is applied meanwhile and committed after its parent.
+   * NotFoundError when `parent` neither exists nor is being unpacked, or its unpack failed.
    */
   unpack(name: string, parent: string | undefined, layer: LayerSource): Promise<SnapshotInfo>;
   /** `fs` directories from `name` down to the base, the order of overlay's `lowerdir=`. */
@@ -232,9 +234,8 @@ export class OverlaySnapshotter implements Snapshotter {
     const id = this.nextId++;
     const tmp = join(this.dir, `${TMP_PREFIX}${id}`);
     try {
-      if (parent !== undefined) {
-        await this.unpacking.get(parent)?.done.catch(() => undefined);
-        if (!index.has(parent)) throw new NotFoundError(`parent ${noSuch(parent)}`);
+      if (parent !== undefined && !index.has(parent) && !this.unpacking.has(parent)) {
+        throw new NotFoundError(`parent ${noSuch(parent)}`);
       }
       const fs = join(tmp, 'fs');
       await mkdir(fs, { recursive: true, mode: 0o700 });
@@ -256,6 +257,12 @@ export class OverlaySnapshotter implements Snapshotter {
         diffId: result.diffId,
       };
       await syncFilesystem(fs);
+      // A layer's content does not depend on its parent's, so layers are applied concurrently;
+      // only the commit waits, so that a snapshot is never visible before its parent.
+      if (parent !== undefined) {
+        await this.unpacking.get(parent)?.done.catch(() => undefined);
+        if (!index.has(parent)) throw new NotFoundError(`parent ${noSuch(parent)}`);
+      }
       await writeDurably(join(tmp, META), JSON.stringify(info));
       await rename(tmp, join(this.dir, String(id)));
       await fsyncPath(this.dir);
@@ -301,7 +308,7 @@ async function usage(dir: string): Promise<number> {
 async function syncFilesystem(dir: string): Promise<void> {
   const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    syncfs(fh.fd);
+    await syncfs(fh.fd);
   } finally {
     await fh.close();
   }
