@@ -153,7 +153,7 @@ export class VolumeStore {
         // A volume.json that failed to parse is kept: its data may still matter to the user.
         if (complete) continue;
         this.logger.warn('removing half-created volume', { name: entry.name });
-        await unmountQuietly(this.dataDir(entry.name));
+        await this.unmountOrFail(entry.name);
         await rm(join(this.root, entry.name), { recursive: true, force: true });
       }
       for (const v of this.records.values()) {
@@ -365,12 +365,21 @@ export class VolumeStore {
 
   private async removeLocked(v: VolumeRecord): Promise<void> {
     const dir = join(this.root, v.name);
-    await unmountQuietly(this.dataDir(v.name));
+    await this.unmountOrFail(v.name);
     // volume.json goes first: a crash mid-removal then leaves a half-created volume for repair().
     await rm(join(dir, 'volume.json'), { force: true });
     this.records.delete(v.name);
     await rm(dir, { recursive: true, force: true });
     this.events.emit('volume', 'destroy', v.name, { driver: v.driver });
+  }
+
+  /** A recursive rm must never descend into a still-mounted device (a bind of host data). */
+  private async unmountOrFail(name: string): Promise<void> {
+    const data = this.dataDir(name);
+    await unmountQuietly(data);
+    if (await isMounted(data)) {
+      throw new SystemError(`remove ${name}: ${data} is still mounted`);
+    }
   }
 
   /** Local-option volumes (`type`/`device`/`o`) are mounted while referenced. */
