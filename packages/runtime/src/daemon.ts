@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { registerImageRoutes } from './api/routes/images.js';
 import { registerSystemRoutes } from './api/routes/system.js';
+import { registerVolumeRoutes } from './api/routes/volumes.js';
 import { Router } from './api/router.js';
 import { createApiServer } from './api/server.js';
 import type { Engine, EngineConfig } from './engine.js';
@@ -19,6 +20,7 @@ import { FsContentStore } from './images/content-store.js';
 import { FsImageStore } from './images/image-store.js';
 import { createLogger, type LogLevel } from './logging/logger.js';
 import { OverlaySnapshotter } from './storage/snapshots.js';
+import { createVolumeService } from './volumes/service.js';
 
 export interface DaemonConfig extends EngineConfig {
   /** Listen addresses: `unix:///path.sock` or `tcp://127.0.0.1:PORT`. */
@@ -254,13 +256,18 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   };
 
   try {
+    const events = new MemoryEventBus(undefined, (err) =>
+      logger.error('event listener failed', { err }),
+    );
     const content = new FsContentStore(join(config.dataRoot, 'content'));
     const snapshots = new OverlaySnapshotter(join(config.dataRoot, 'snapshots'));
     const images = new FsImageStore(join(config.dataRoot, 'images'), content);
+    const volumes = await createVolumeService({ dataRoot: config.dataRoot, events, logger });
     for (const [name, store] of [
       ['content', content],
       ['snapshots', snapshots],
       ['images', images],
+      ['volumes', volumes],
     ] as const) {
       const started = Date.now();
       await store.repair();
@@ -271,9 +278,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       content,
       snapshots,
       images,
-      events: new MemoryEventBus(undefined, (err) =>
-        logger.error('event listener failed', { err }),
-      ),
+      volumes,
+      events,
       logger,
       shutdown: shutdown.signal,
     };
@@ -281,6 +287,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     const router = new Router();
     registerSystemRoutes(router, engine);
     registerImageRoutes(router, engine);
+    registerVolumeRoutes(router, engine, volumes);
 
     const requestLog = logger.child({ component: 'api' });
     const bound: string[] = [];

@@ -8,6 +8,7 @@ import type { ContentStore } from './images/content-store.js';
 import type { ImageStore } from './images/image-store.js';
 import type { Logger } from './logging/logger.js';
 import type { Snapshotter } from './storage/snapshots.js';
+import type { LocalVolumeService } from './volumes/service.js';
 
 export interface EngineConfig {
   /** The `--data-root`: images, layers and metadata. */
@@ -35,6 +36,8 @@ export interface Engine {
   images: ImageStore;
   events: EventBus;
   logger: Logger;
+  /** Named and anonymous volumes; absent in engines built for image-only tests. */
+  volumes?: LocalVolumeService;
   /**
    * Aborted when the daemon shuts down: long-running handlers (event streams, followed logs)
    * end their response then instead of holding the shutdown open.

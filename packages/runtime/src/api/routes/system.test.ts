@@ -248,6 +248,30 @@ describe('system routes (in-process daemon)', () => {
     assert.deepEqual(df.Images, []);
   });
 
+  it('lists volumes with their usage in /system/df', async () => {
+    const created = await get('/volumes/create', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Name: 'df-volume' }),
+    });
+    assert.equal(created.status, 201, created.body);
+    const df = z
+      .object({
+        Volumes: z.array(
+          z.object({
+            Name: z.string(),
+            UsageData: z.object({ Size: z.number(), RefCount: z.number() }),
+          }),
+        ),
+        VolumeUsage: z.object({ TotalCount: z.number(), ActiveCount: z.number() }),
+      })
+      .parse(await getJson('/system/df'));
+    const vol = df.Volumes.find((v) => v.Name === 'df-volume');
+    assert.deepEqual(vol?.UsageData, { Size: 0, RefCount: 0 });
+    assert.equal(df.VolumeUsage.TotalCount, df.Volumes.length);
+    assert.equal(df.VolumeUsage.ActiveCount, 0);
+  });
+
   describe('GET /events', () => {
     const bus = () => daemon.engine.events;
 

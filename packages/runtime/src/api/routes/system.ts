@@ -15,6 +15,7 @@ import {
 import { type CgroupInfo, detectCgroup } from '../../containers/cgroups.js';
 import { detectRuntime } from '../../containers/oci-runtime.js';
 import type { Engine } from '../../engine.js';
+import type { ApiVolume } from '../../volumes/store.js';
 import { MemoryEventBus, type EngineEvent } from '../../events/bus.js';
 import { EVENT_FILTER_KEYS, eventMatches } from '../../events/filter.js';
 import { parseTimestamp } from '../../events/timestamp.js';
@@ -32,6 +33,7 @@ import { InvalidParameterError, SystemError, UnauthorizedError } from '../errors
 import { checkFilterKeys, JsonStream, queryFilters, readJson, sendJson } from '../http.js';
 import type { RequestContext, Router } from '../router.js';
 import { API_VERSION, compareApiVersions, MIN_API_VERSION } from '../server.js';
+import { volumesDiskUsage } from './volumes.js';
 
 export function registerSystemRoutes(router: Router, engine: Engine): void {
   router.get('/_ping', ping);
@@ -362,13 +364,16 @@ async function diskUsage(engine: Engine, apiVersion: string) {
     return { ...imageSummary(d, size, apiVersion), SharedSize: shared, Containers: 0 };
   });
   const layersSize = (await engine.snapshots.list()).reduce((sum, s) => sum + s.size, 0);
+  const volumes = engine.volumes ? await volumesDiskUsage(engine.volumes) : [];
+  const volumeSize = (v: ApiVolume) => Math.max(v.UsageData?.Size ?? 0, 0);
+  const unused = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0);
   const none = { ActiveCount: 0, TotalCount: 0, Reclaimable: 0, TotalSize: 0 };
   return {
     // The shape clients before API 1.52 read.
     LayersSize: layersSize,
     Images: images,
     Containers: [],
-    Volumes: [],
+    Volumes: volumes,
     BuildCache: [],
     // The per-type summaries of API 1.52 and later; with no containers every image is unused.
     ImageUsage: {
@@ -377,8 +382,13 @@ async function diskUsage(engine: Engine, apiVersion: string) {
       Reclaimable: layersSize,
       TotalSize: layersSize,
     },
+    VolumeUsage: {
+      ActiveCount: volumes.length - unused.length,
+      TotalCount: volumes.length,
+      Reclaimable: unused.reduce((sum, v) => sum + volumeSize(v), 0),
+      TotalSize: volumes.reduce((sum, v) => sum + volumeSize(v), 0),
+    },
     ContainerUsage: none,
-    VolumeUsage: none,
     BuildCacheUsage: none,
   };
 }
