@@ -9,7 +9,7 @@
  */
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logging/logger.js';
-import { NotImplementedError } from '../api/errors.js';
+import { NetworkManager } from './manager.js';
 
 export interface EndpointRequest {
   Aliases?: string[] | null;
@@ -97,22 +97,11 @@ export interface NetworkServiceOptions {
   execRoot: string;
   events: EventBus;
   logger: Logger;
+  /** Host-wide state shared by all berthd instances on this machine (default /run/berth). */
+  hostStateDir?: string;
 }
 
-/** Builds the service. Interim stub until the implementation lands. */
-export function createNetworkService(_opts: NetworkServiceOptions): NetworkService {
-  const todo = (): never => {
-    throw new NotImplementedError('container networking is not implemented yet');
-  };
-  return {
-    repair: () => Promise.resolve(),
-    registerContainer: () => Promise.resolve({}),
-    createSandbox: () => Promise.resolve(todo()),
-    releaseSandbox: () => Promise.resolve(),
-    settingsFor: () => undefined,
-    renameContainer: () => Promise.resolve(),
-    forgetContainer: () => Promise.resolve(),
-    setContainerResolver: () => undefined,
-    close: () => Promise.resolve(),
-  };
+/** Builds the service (nothing touches the kernel until the first network is used). */
+export function createNetworkService(opts: NetworkServiceOptions): NetworkManager {
+  return new NetworkManager(opts);
 }

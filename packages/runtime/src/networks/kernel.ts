@@ -1,0 +1,197 @@
+/**
+ * The kernel side of networking, driven through iproute2, iptables and util-linux: bridges,
+ * veth pairs, persistent network namespaces (a bind-mounted nsfs file), NAT rules and
+ * ip_forward. Every command is bounded by a timeout and fails with the tool's own message.
+ */
+import { execFile } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { SystemError } from '../api/errors.js';
+import { isErrnoError, MNT, umount2 } from '../os/libc.js';
+
+const COMMAND_TIMEOUT_MS = 15_000;
+
+/** Runs a tool; rejects with SystemError carrying its stderr when it fails or times out. */
+export function tool(cmd: string, args: readonly string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          const why = stderr.trim() || err.message;
+          reject(new SystemError(`${cmd} ${args.join(' ')}: ${why}`));
+        } else resolve(stdout);
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  try {
+    await tool('ip', ['link', 'show', 'dev', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** IPv4 routes of the main table as CIDR strings ("default" left out). */
+export async function hostRoutes(): Promise<string[]> {
+  const out = await tool('ip', ['-4', '-o', 'route', 'show', 'table', 'all']);
+  const routes: string[] = [];
+  for (const line of out.split('\n')) {
+    const dest = line.trim().split(/\s+/)[0] ?? '';
+    const cidr = dest === 'local' || dest === 'broadcast' ? '' : dest;
+    if (/^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(cidr))
+      routes.push(cidr.includes('/') ? cidr : `${cidr}/32`);
+  }
+  return routes;
+}
+
+/** Creates (or completes) a bridge with `gateway/prefix` on it, up. Idempotent. */
+export async function ensureBridge(name: string, gatewayCidr: string): Promise<void> {
+  if (!(await linkExists(name))) {
+    await tool('ip', ['link', 'add', 'name', name, 'type', 'bridge']).catch(
+      async (err: unknown) => {
+        if (!(await linkExists(name))) throw err; // lost a race with ourselves: fine
+      },
+    );
+  }
+  const addrs = await tool('ip', ['-4', '-o', 'addr', 'show', 'dev', name]);
+  const batch: string[] = [];
+  if (!addrs.includes(` ${gatewayCidr} `)) batch.push(`addr replace ${gatewayCidr} dev ${name}`);
+  batch.push(`link set dev ${name} up`);
+  await tool('ip', ['-batch', '-'], batch.join('\n') + '\n');
+}
+
+export async function deleteLink(name: string): Promise<void> {
+  if (await linkExists(name)) {
+    await tool('ip', ['link', 'del', 'dev', name]).catch(async (err: unknown) => {
+      if (await linkExists(name)) throw err;
+    });
+  }
+}
+
+/** A new network namespace kept alive by a bind mount on `path`, with lo up. */
+export async function createNetns(path: string): Promise<void> {
+  closeSync(openSync(path, 'w', 0o444));
+  try {
+    await tool('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    deleteNetns(path);
+    throw err;
+  }
+}
+
+/** Unmounts and removes a namespace file; the namespace dies with its last process. */
+export function deleteNetns(path: string): void {
+  try {
+    umount2(path, MNT.DETACH);
+  } catch (err) {
+    // EINVAL: not a mount point (never mounted or already gone); ENOENT: no file.
+    if (!isErrnoError(err) || (err.code !== 'EINVAL' && err.code !== 'ENOENT')) throw err;
+  }
+  rmSync(path, { force: true });
+}
+
+/** Runs `ip -batch` inside the namespace at `netnsPath`. */
+export async function ipInNetns(netnsPath: string, commands: readonly string[]): Promise<string> {
+  return tool('nsenter', [`--net=${netnsPath}`, 'ip', '-batch', '-'], commands.join('\n') + '\n');
+}
+
+export interface VethSpec {
+  /** Host end, attached to `bridge`. */
+  hostName: string;
+  bridge: string;
+  netnsPath: string;
+  /** Name inside the namespace: eth0, eth1, ... */
+  ifName: string;
+  /** "172.17.0.2/16". */
+  addressCidr: string;
+  mac: string;
+  /** Adds the default route via this address (the first network's gateway). */
+  defaultVia?: string;
+}
+
+/** Plugs a veth pair between a bridge and a namespace and configures the container end. */
+export async function plugVeth(v: VethSpec): Promise<void> {
+  await tool('ip', [
+    'link', 'add', 'name', v.hostName, 'type', 'veth',
+    'peer', 'name', v.ifName, 'address', v.mac, 'netns', v.netnsPath,
+  ]); // prettier-ignore
+  try {
+    await tool('ip', ['link', 'set', 'dev', v.hostName, 'master', v.bridge, 'up']);
+    const inside = [`addr add ${v.addressCidr} dev ${v.ifName}`, `link set dev ${v.ifName} up`];
+    if (v.defaultVia) inside.push(`route replace default via ${v.defaultVia} dev ${v.ifName}`);
+    await ipInNetns(v.netnsPath, inside);
+  } catch (err) {
+    await deleteLink(v.hostName).catch(() => undefined);
+    throw err;
+  }
+}
+
+// ---- iptables: only rules we made, each tagged with a comment naming its bridge ----------
+
+interface Rule {
+  table: 'nat' | 'filter';
+  chain: string;
+  spec: string[];
+}
+
+function natRules(bridge: string, subnet: string, internal: boolean): Rule[] {
+  const tag = ['-m', 'comment', '--comment', `berth:${bridge}`];
+  if (internal) {
+    return [
+      {
+        table: 'filter',
+        chain: 'FORWARD',
+        spec: ['-i', bridge, '!', '-o', bridge, ...tag, '-j', 'DROP'],
+      },
+      {
+        table: 'filter',
+        chain: 'FORWARD',
+        spec: ['-o', bridge, '!', '-i', bridge, ...tag, '-j', 'DROP'],
+      },
+    ];
+  }
+  const spec = ['-s', subnet, '!', '-o', bridge, ...tag, '-j', 'MASQUERADE'];
+  return [{ table: 'nat', chain: 'POSTROUTING', spec }];
+}
+
+function iptables(op: '-C' | '-A' | '-I' | '-D', r: Rule): Promise<string> {
+  return tool('iptables', ['-w', '5', '-t', r.table, op, r.chain, ...r.spec]);
+}
+
+async function ruleExists(r: Rule): Promise<boolean> {
+  try {
+    await iptables('-C', r);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** NAT out of a bridge (or, for an internal network, a drop of everything leaving it). */
+export async function addNat(bridge: string, subnet: string, internal: boolean): Promise<void> {
+  for (const r of natRules(bridge, subnet, internal)) {
+    if (!(await ruleExists(r))) await iptables(internal ? '-I' : '-A', r);
+  }
+}
+
+export async function removeNat(bridge: string, subnet: string, internal: boolean): Promise<void> {
+  for (const r of natRules(bridge, subnet, internal)) {
+    for (let i = 0; i < 10 && (await ruleExists(r)); i++) await iptables('-D', r);
+  }
+}
+
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+
+export function readIpForward(): string {
+  return readFileSync(IP_FORWARD, 'utf8').trim();
+}
+
+export function writeIpForward(value: string): void {
+  writeFileSync(IP_FORWARD, `${value}\n`);
+}
