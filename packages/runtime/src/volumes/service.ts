@@ -17,6 +17,7 @@ import {
   ANONYMOUS_LABEL,
   isAnonymous,
   LOCAL_DRIVER,
+  newVolumeName,
   type VolumeRecord,
   VolumeStore,
 } from './store.js';
@@ -262,23 +263,17 @@ export class LocalVolumeService implements VolumeService {
         );
       name = mine?.name;
     }
-    if (name) {
-      return this.store.reference(
-        {
-          name,
-          driver: m.driver ?? LOCAL_DRIVER,
-          driverOpts: m.driverOpts ?? null,
-          labels: m.labels ?? null,
-        },
-        [ref],
-      );
-    }
-    const created = await this.store.create({
-      driver: m.driver ?? LOCAL_DRIVER,
-      driverOpts: m.driverOpts ?? null,
-      labels: { ...m.labels, [ANONYMOUS_LABEL]: '' },
-    });
-    return this.store.reference({ name: created.name }, [ref]);
+    // A new anonymous volume is created together with its reference, so a concurrent prune
+    // never sees it unreferenced.
+    return this.store.reference(
+      {
+        name: name ?? newVolumeName(),
+        driver: m.driver ?? LOCAL_DRIVER,
+        driverOpts: m.driverOpts ?? null,
+        labels: name ? (m.labels ?? null) : { ...m.labels, [ANONYMOUS_LABEL]: '' },
+      },
+      [ref],
+    );
   }
 }
 

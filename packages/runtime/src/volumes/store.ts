@@ -68,6 +68,11 @@ export interface CreateVolumeOptions {
   labels?: Record<string, string> | null;
 }
 
+/** A generated volume name: 64 hex digits, as moby's stringid.GenerateRandomID. */
+export function newVolumeName(): string {
+  return randomBytes(32).toString('hex');
+}
+
 export function isAnonymous(v: VolumeRecord): boolean {
   return v.labels !== null && ANONYMOUS_LABEL in v.labels;
 }
@@ -329,7 +334,7 @@ export class VolumeStore {
 
   private async createLocked(opts: CreateVolumeOptions): Promise<VolumeRecord> {
     const anonymous = !opts.name;
-    const name = opts.name || randomBytes(32).toString('hex');
+    const name = opts.name || newVolumeName();
     const driver = opts.driver || LOCAL_DRIVER;
     const existing = this.records.get(name);
     if (existing) {
