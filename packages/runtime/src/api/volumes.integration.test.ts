@@ -84,6 +84,8 @@ describe('volumes through berthd and the docker CLI', { skip }, () => {
     const mountpoint = await ok('volume', 'inspect', '-f', '{{.Mountpoint}}', 'webdata');
     assert.equal(mountpoint.trim(), join(env.berthd.dataRoot, 'volumes/webdata/_data'));
     assert.equal(await ok('volume', 'ls', '-q', '--filter', 'label=app'), 'webdata\n');
+    writeFileSync(join(mountpoint.trim(), 'five'), '12345');
+    assert.match(await ok('system', 'df', '-v'), /^webdata\s+0\s+5B$/m);
     await ok('volume', 'create', 'scratch');
     assert.match(
       await ok('volume', 'prune', '-f'),
