@@ -72,7 +72,10 @@ export interface MountRequest {
    * result: buildSpec mounts `hostConfig.Tmpfs` itself.
    */
   tmpfs?: Record<string, string> | null;
-  /** The image config's Volumes (container paths) → anonymous volumes unless covered. */
+  /**
+   * Config.Volumes merged with the image config's Volumes (container paths) → anonymous
+   * volumes unless covered. The docker CLI sends a bare `-v /data` here, not in Binds.
+   */
   imageVolumes?: string[];
   /**
    * HostConfig.VolumesFrom, already resolved by the caller to the other containers' mount
@@ -99,7 +102,9 @@ export interface VolumeService {
    * Validates the request (Docker's messages, InvalidParameterError), creates missing
    * named/anonymous volumes (copying image content from `rootfs` at the mount point into a NEW
    * empty volume, as Docker does unless nocopy) and records that `containerId` uses them.
-   * Calling it again for the same container (a restart) re-uses its volumes.
+   * Calling it again for the same container (a restart) re-uses its volumes. Call it at
+   * container create (moby takes the references then, so `volume rm` refuses a volume of a
+   * created container) with `rootfs` already mounted; on failure nothing it added is left.
    */
   prepareMounts(req: MountRequest, rootfs: string): Promise<PreparedMounts>;
   /** On container removal: drop references; with removeAnonymous (`rm -v`) delete anonymous volumes. */
