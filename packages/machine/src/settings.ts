@@ -1,0 +1,66 @@
+/**
+ * A machine's settings, as `berth machine init` writes them to `<dir>/machine.json` and every
+ * later command reads them back (validated: the file crosses a process boundary).
+ */
+import { z } from 'zod';
+
+export const GuestArchSchema = z.enum(['x86_64', 'aarch64']);
+export type GuestArch = z.infer<typeof GuestArchSchema>;
+
+export const SharedFolderSchema = z.object({
+  /** Absolute path on the host. */
+  hostPath: z.string().startsWith('/'),
+  /** Absolute path where the guest mounts it (the host path, so bind mounts just work). */
+  guestPath: z.string().startsWith('/'),
+  /** 9p mount tag / virtiofs tag (at most 31 bytes, QEMU's limit). */
+  tag: z.string().regex(/^[A-Za-z0-9_.-]{1,31}$/),
+  readOnly: z.boolean().default(false),
+});
+export type SharedFolder = z.infer<typeof SharedFolderSchema>;
+
+export const GuestImageSchema = z.object({
+  kernel: z.string(),
+  initrd: z.string(),
+  /** The read-only system image (squashfs/erofs), attached as the first virtio disk. */
+  system: z.string().optional(),
+  /** Extra kernel command line words the image asks for. */
+  cmdline: z.string().default(''),
+});
+export type GuestImage = z.infer<typeof GuestImageSchema>;
+
+export const MachineSettingsSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/),
+  driver: z.string().default('qemu'),
+  arch: GuestArchSchema,
+  cpus: z.number().int().min(1).max(64),
+  /** Guest memory in MiB. */
+  memoryMiB: z.number().int().min(256),
+  /** Size of the persistent data disk in GiB (sparse: costs only what the guest writes). */
+  diskGiB: z.number().int().min(1),
+  sharedFolders: z.array(SharedFolderSchema).default([]),
+  image: GuestImageSchema,
+  /** Accelerators to try, best first; empty means the driver's default for the host. */
+  accelerators: z.array(z.string()).default([]),
+  /** Registries berthd in the guest may reach over plain HTTP (e.g. `10.0.2.2:5000`). */
+  insecureRegistries: z.array(z.string()).default([]),
+  createdAt: z.string(),
+});
+export type MachineSettings = z.infer<typeof MachineSettingsSchema>;
+
+/** What a caller may choose at init; the rest gets defaults. */
+export type MachineInitOptions = Partial<
+  Omit<MachineSettings, 'name' | 'createdAt' | 'sharedFolders' | 'image'>
+> & {
+  image: z.input<typeof GuestImageSchema>;
+  /** Host directories to share; each appears in the guest at the same path. */
+  sharedFolders?: readonly string[];
+};
+
+export function hostArch(): GuestArch {
+  return process.arch === 'arm64' ? 'aarch64' : 'x86_64';
+}
+
+/** Tags are positional so they never depend on path characters QEMU would reject. */
+export function sharedFoldersFor(paths: readonly string[]): SharedFolder[] {
+  return paths.map((p, i) => ({ hostPath: p, guestPath: p, tag: `berth${i}`, readOnly: false }));
+}
