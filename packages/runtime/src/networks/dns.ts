@@ -82,6 +82,8 @@ export interface DnsServerOptions {
   /** Addresses for a name on this network, or undefined when the name is not ours. */
   lookup: (name: string) => number[] | undefined;
   upstreams: readonly string[];
+  /** Port of the upstream resolvers (53; tests use another). */
+  upstreamPort?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -109,6 +111,11 @@ export class DnsServer {
         resolve();
       });
     });
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.socket?.address().port ?? 0;
   }
 
   private answer(msg: Buffer, rinfo: RemoteInfo): void {
@@ -152,7 +159,7 @@ export class DnsServer {
         finish();
       }
     });
-    relay.send(msg, 53, upstream, (err) => {
+    relay.send(msg, this.opts.upstreamPort ?? 53, upstream, (err) => {
       if (err) finish();
     });
   }

@@ -151,7 +151,9 @@ export function allocateAddress(
   }
   const range = plan.range ?? subnet;
   const end = range.base + cidrSize(range);
-  for (let ip = range.base; ip < end; ip++) if (usable(ip)) return ip;
+  // A range's own .0/.255 stay free too: some clients treat such addresses as broadcast.
+  const edge = (ip: number) => cidrSize(range) > 2 && (ip === range.base || ip === end - 1);
+  for (let ip = range.base; ip < end; ip++) if (usable(ip) && !edge(ip)) return ip;
   throw new ForbiddenError(
     `no available IPv4 addresses on this network's address pools: ${networkName} (${networkId})`,
   );

@@ -538,9 +538,16 @@ export class NetworkManager implements NetworkService {
       ...(req.extraHosts ? { extraHosts: [...req.extraHosts] } : {}),
     };
     planBindings(request); // refuses bad port specs at create, as Docker does
+    return { request, networks: this.attachmentsFor(req) };
+  }
+
+  /** The networks a create request joins, by network id, checked as moby checks them. */
+  private attachmentsFor(
+    req: Pick<SandboxRequest, 'networkMode' | 'endpointsConfig'>,
+  ): Record<string, Attachment> {
     const networks: Record<string, Attachment> = {};
     const mode = this.primaryName(req.networkMode);
-    if (mode.startsWith('container:')) return { request, networks };
+    if (mode.startsWith('container:')) return networks;
     const primary = this.findNetwork(mode);
     const endpoints = req.endpointsConfig ?? {};
     const entries = Object.entries(endpoints);
@@ -554,7 +561,7 @@ export class NetworkManager implements NetworkService {
       }
       networks[net.Id] = this.attachment(net, ep.Aliases ?? [], ep.IPAMConfig?.IPv4Address);
     }
-    return { request, networks };
+    return networks;
   }
 
   private attachment(
@@ -613,8 +620,19 @@ export class NetworkManager implements NetworkService {
     });
   }
 
-  settingsFor(containerId: string): Record<string, unknown> | undefined {
-    return this.settings(containerId);
+  async settingsFor(container: string | SandboxRequest): Promise<Record<string, unknown>> {
+    if (typeof container === 'string') {
+      await this.ready();
+      return this.settings(container) ?? {};
+    }
+    if (!this.containers.has(container.containerId)) return this.registerContainer(container);
+    await this.ready();
+    return this.settings(container.containerId) ?? {};
+  }
+
+  async validate(req: Pick<SandboxRequest, 'networkMode' | 'endpointsConfig'>): Promise<void> {
+    await this.ready();
+    this.attachmentsFor(req);
   }
 
   private settings(containerId: string): Record<string, unknown> | undefined {

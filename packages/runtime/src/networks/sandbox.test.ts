@@ -283,7 +283,7 @@ describe('network sandboxes (real netns, veth, bridge, runc)', { skip }, () => {
       );
       return true;
     });
-    assert.equal(manager.settingsFor(clash.containerId)?.SandboxKey, '');
+    assert.equal((await manager.settingsFor(clash.containerId)).SandboxKey, '');
     await stop(req);
     await within(web.proc.exited, 10_000, 'httpd');
     // The listener is gone with the sandbox.

@@ -77,9 +77,15 @@ export interface NetworkService {
   /** Called by CORE when the container stopped (or its create failed): veths, netns, port
    *  listeners and IPs go; the container's network configuration stays. Idempotent. */
   releaseSandbox(containerId: string): Promise<void>;
-  /** NetworkSettings to show for a container: live while it has a sandbox, else configured
-   *  (ports requested, no IPs). Undefined for an unknown container. From memory (fast for ps). */
-  settingsFor(containerId: string): Record<string, unknown> | undefined;
+  /**
+   * NetworkSettings to show for a container: live while it has a sandbox, else configured (no
+   * IPs). Given a request for a container not yet known, registers it first (as
+   * registerContainer); given an id not known, resolves to {}.
+   */
+  settingsFor(container: string | SandboxRequest): Promise<Record<string, unknown>>;
+  /** Validates a create request's NetworkMode/EndpointsConfig (404 "network x not found",
+   *  400 for aliases/addresses where Docker refuses them) without recording anything. */
+  validate(req: Pick<SandboxRequest, 'networkMode' | 'endpointsConfig'>): Promise<void>;
   /** Called by CORE on `docker rename`: hosts files and DNS answer to the new name. */
   renameContainer(containerId: string, newName: string): Promise<void>;
   /** Called by CORE when a container is removed: forgets its network configuration. */
