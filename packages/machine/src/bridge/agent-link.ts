@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import ssh2 from 'ssh2';
-import type { Client, ClientChannel } from 'ssh2';
+import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { AGENT_USER } from '@berth/vm-image/protocol';
 import type { AgentAddress } from '../driver.js';
 import { publicKeyBlob } from '../keys.js';
@@ -93,17 +93,25 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     );
   }
 
-  /** Runs a command in the guest; resolves with the channel (stdout is the channel itself). */
+  /** Runs a command in the guest; the channel is its stdin/stdout (stderr on `.stderr`). */
   async exec(
     command: string,
-    opts: { pty?: boolean } = {},
+    opts: { pty?: PseudoTtyOptions } = {},
     timeoutMs?: number,
   ): Promise<ClientChannel> {
     const c = await this.client(timeoutMs);
     return new Promise((resolve, reject) =>
-      c.exec(command, opts.pty ? { pty: true } : {}, (err, ch) =>
+      c.exec(command, opts.pty ? { pty: opts.pty } : {}, (err, ch) =>
         err ? reject(err) : resolve(ch),
       ),
+    );
+  }
+
+  /** An interactive shell in the guest. */
+  async shell(pty: PseudoTtyOptions | false, timeoutMs?: number): Promise<ClientChannel> {
+    const c = await this.client(timeoutMs);
+    return new Promise((resolve, reject) =>
+      c.shell(pty, (err, ch) => (err ? reject(err) : resolve(ch))),
     );
   }
 

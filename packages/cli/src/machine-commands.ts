@@ -1,0 +1,258 @@
+/** `berth machine init|start|stop|restart|status|rm|ssh|logs`. */
+import { parseArgs } from 'node:util';
+import {
+  AgentLink,
+  Machine,
+  berthPaths,
+  defaultImageDir,
+  hostArch,
+  imageFromDir,
+  readMachineKeys,
+  startInBackground,
+  type MachineStatus,
+} from '@berth/machine';
+import { UsageError, type Io } from './io.js';
+import { progressPrinter } from './progress-bar.js';
+
+export const MACHINE_VERBS = [
+  'init',
+  'start',
+  'stop',
+  'restart',
+  'status',
+  'rm',
+  'ssh',
+  'logs',
+] as const;
+
+function machineFor(name: string | undefined, io: Io): Machine {
+  return new Machine({ name: name ?? 'default', root: berthPaths(io.env.BERTH_HOME).root });
+}
+
+const nameOption = { name: { type: 'string', short: 'n' } } as const;
+
+export async function machineCommand(argv: readonly string[], io: Io): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'init':
+      return init(rest, io);
+    case 'start':
+      return start(rest, io);
+    case 'stop':
+      return stop(rest, io);
+    case 'restart': {
+      const code = await stop(rest, io);
+      return code === 0 ? start(rest, io) : code;
+    }
+    case 'status':
+      return status(rest, io);
+    case 'rm':
+      return remove(rest, io);
+    case 'ssh':
+      return ssh(rest, io);
+    case 'logs':
+      return logs(rest, io);
+    default:
+      throw new UsageError(
+        `unknown machine command "${verb ?? ''}"; one of: ${MACHINE_VERBS.join(', ')}`,
+      );
+  }
+}
+
+function positiveInt(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${what} must be a positive integer`);
+  return n;
+}
+
+async function init(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      ...nameOption,
+      cpus: { type: 'string' },
+      memory: { type: 'string' },
+      disk: { type: 'string' },
+      share: { type: 'string', multiple: true },
+      'no-share': { type: 'boolean' },
+      image: { type: 'string' },
+      accel: { type: 'string' },
+      'insecure-registry': { type: 'string', multiple: true },
+    },
+  });
+  const machine = machineFor(values.name, io);
+  const arch = hostArch();
+  const home = io.env.HOME;
+  const shares = values['no-share'] ? [] : (values.share ?? (home ? [home] : []));
+  const cpus = positiveInt(values.cpus, '--cpus');
+  const memoryMiB = positiveInt(values.memory, '--memory');
+  const diskGiB = positiveInt(values.disk, '--disk');
+  const settings = await machine.init({
+    arch,
+    image: imageFromDir(values.image ?? defaultImageDir(arch)),
+    sharedFolders: shares,
+    ...(cpus ? { cpus } : {}),
+    ...(memoryMiB ? { memoryMiB } : {}),
+    ...(diskGiB ? { diskGiB } : {}),
+    ...(values.accel ? { accelerators: values.accel.split(',') } : {}),
+    ...(values['insecure-registry'] ? { insecureRegistries: values['insecure-registry'] } : {}),
+  });
+  io.out(
+    `Machine "${settings.name}" created: ${settings.cpus} CPUs, ${settings.memoryMiB} MiB memory, ${settings.diskGiB} GiB disk` +
+      (settings.sharedFolders.length
+        ? `, sharing ${settings.sharedFolders.map((f) => f.hostPath).join(', ')}`
+        : '') +
+      `\nStart it: berth machine start\n`,
+  );
+  return 0;
+}
+
+async function start(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { ...nameOption, timeout: { type: 'string' } },
+  });
+  const machine = machineFor(values.name, io);
+  machine.settings(); // fails early with "does not exist; run: berth machine init"
+  const before = await machine.status();
+  if (before.state === 'running') {
+    io.out(`Machine "${machine.name}" is already running\n`);
+    return 0;
+  }
+  const progress = progressPrinter(io);
+  try {
+    await startInBackground({
+      name: machine.name,
+      root: machine.berth.root,
+      timeoutMs: (positiveInt(values.timeout, '--timeout') ?? 300) * 1000,
+      onEvent: (e) => progress.onEvent(e),
+    });
+  } finally {
+    progress.done();
+  }
+  io.out(`Machine "${machine.name}" is running. DOCKER_HOST=unix://${machine.dockerSocket}\n`);
+  return 0;
+}
+
+async function stop(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { ...nameOption } });
+  const machine = machineFor(values.name, io);
+  await machine.stop();
+  io.out(`Machine "${machine.name}" stopped\n`);
+  return 0;
+}
+
+function describe(s: MachineStatus): string {
+  const lines = [
+    `Machine:  ${s.name}`,
+    `State:    ${s.state}${s.message ? ` (${s.message})` : ''}`,
+  ];
+  if (s.settings) {
+    lines.push(
+      `Driver:   ${s.driver ?? s.settings.driver}${s.accelerator ? ` (${s.accelerator})` : ''}`,
+    );
+    lines.push(
+      `Size:     ${s.settings.cpus} CPUs, ${s.settings.memoryMiB} MiB, ${s.settings.diskGiB} GiB disk`,
+    );
+    if (s.settings.sharedFolders.length)
+      lines.push(`Shares:   ${s.settings.sharedFolders.map((f) => f.hostPath).join(', ')}`);
+  }
+  if (s.pid) lines.push(`VM pid:   ${s.pid}`);
+  lines.push(
+    `Engine:   ${s.engineReachable ? 'answering' : 'not answering'} at unix://${s.dockerSocket}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+async function status(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { ...nameOption, json: { type: 'boolean' } },
+  });
+  const s = await machineFor(values.name, io).status();
+  io.out(values.json ? `${JSON.stringify(s, null, 2)}\n` : describe(s));
+  // Scripts can branch on it: 0 only when the engine answers.
+  return s.state === 'running' ? 0 : s.state === 'absent' ? 2 : 1;
+}
+
+async function remove(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { ...nameOption, force: { type: 'boolean', short: 'f' } },
+  });
+  const machine = machineFor(values.name, io);
+  const s = await machine.status();
+  if (s.state === 'absent') throw new Error(`machine "${machine.name}" does not exist`);
+  if ((s.state === 'running' || s.state === 'starting') && !values.force) {
+    throw new Error(`machine "${machine.name}" is running; stop it first or use --force`);
+  }
+  await machine.delete();
+  io.out(`Machine "${machine.name}" removed\n`);
+  return 0;
+}
+
+async function logs(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      ...nameOption,
+      follow: { type: 'boolean', short: 'f' },
+      previous: { type: 'boolean' },
+    },
+  });
+  const machine = machineFor(values.name, io);
+  machine.settings();
+  if (!values.follow) {
+    io.out(machine.logs({ previous: values.previous ?? false }));
+    return 0;
+  }
+  const tail = machine.followLogs((line) => io.out(`${line}\n`), { fromStart: true });
+  await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  tail.close();
+  return 0;
+}
+
+/** A shell (or one command) in the guest over the agent's SSH, with a pty on a terminal. */
+async function ssh(args: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { ...nameOption },
+    allowPositionals: true,
+  });
+  const machine = machineFor(values.name, io);
+  const agent = await machine.driver().guestAgent();
+  if (!agent) throw new Error(`machine "${machine.name}" is not running; try: berth machine start`);
+  const keys = readMachineKeys(machine.paths);
+  const link = new AgentLink({
+    address: () => Promise.resolve(agent),
+    clientKey: keys.clientPrivate,
+    hostKey: keys.hostPublic,
+    maxBackoffMs: 1000,
+  });
+  try {
+    const tty = Boolean(process.stdin.isTTY);
+    const pty = tty
+      ? { term: io.env.TERM ?? 'xterm', rows: process.stdout.rows, cols: process.stdout.columns }
+      : undefined;
+    const channel =
+      positionals.length === 0
+        ? await link.shell(pty ?? false, 15_000)
+        : await link.exec(positionals.join(' '), pty ? { pty } : {}, 15_000);
+    if (tty) process.stdin.setRawMode(true);
+    process.stdin.pipe(channel);
+    channel.pipe(process.stdout);
+    channel.stderr.pipe(process.stderr);
+    const code = await new Promise<number>((resolve) => {
+      let exit = 0;
+      channel.on('exit', (c: number | null) => (exit = c ?? 1));
+      channel.once('close', () => resolve(exit));
+    });
+    if (tty) process.stdin.setRawMode(false);
+    process.stdin.unpipe(channel);
+    process.stdin.pause();
+    return code;
+  } finally {
+    await link.close();
+  }
+}

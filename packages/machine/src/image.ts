@@ -1,0 +1,22 @@
+/** Where the guest image built by packages/vm-image is, and how its files map to a GuestImage. */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { GuestArch, GuestImage } from './settings.js';
+
+/** The files of `npm run vm-image`'s output directory. */
+export function imageFromDir(dir: string): GuestImage {
+  return {
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initramfs.img'),
+    system: join(dir, 'system.img'),
+    cmdline: '',
+  };
+}
+
+/** `$BERTH_IMAGE_DIR`, else packages/vm-image/out/<debian arch> next to this package. */
+export function defaultImageDir(arch: GuestArch): string {
+  if (process.env.BERTH_IMAGE_DIR) return process.env.BERTH_IMAGE_DIR;
+  const protocol = fileURLToPath(import.meta.resolve('@berth/vm-image/protocol'));
+  // <vm-image>/dist/agent/protocol.js → <vm-image>/out/<arch>
+  return join(protocol, '..', '..', '..', 'out', arch === 'aarch64' ? 'arm64' : 'amd64');
+}
