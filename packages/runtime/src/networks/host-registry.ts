@@ -130,3 +130,12 @@ export class HostRegistry {
     rmSync(this.forwardFile, { force: true });
   }
 }
+
+/**
+ * Removes bridges and NAT rules whose data root is gone (a stopped test daemon's, say) — what
+ * the next berthd would do at its first network operation. For test teardown.
+ */
+export async function collectLeftovers(root = DEFAULT_HOST_STATE_DIR): Promise<void> {
+  const registry = new HostRegistry(root);
+  await registry.locked(() => registry.collectGarbage());
+}

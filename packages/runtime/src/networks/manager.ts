@@ -1033,6 +1033,7 @@ export class NetworkManager implements NetworkService {
         });
       }
       this.store.saveConfig(c.id, entry.config);
+      this.resolver?.networkSettingsChanged?.(c.id, this.settings(c.id) ?? {});
     });
   }
 
@@ -1067,6 +1068,7 @@ export class NetworkManager implements NetworkService {
           type: net.Driver,
         });
       }
+      this.resolver?.networkSettingsChanged?.(id, this.settings(id) ?? {});
     });
   }
 

@@ -55,6 +55,9 @@ export interface Sandbox {
 export interface ContainerResolver {
   /** Finds a container by full id, unique id prefix or name (with or without '/'). */
   resolve(nameOrId: string): Promise<{ id: string; name: string; running: boolean } | undefined>;
+  /** Told after `docker network connect/disconnect` changed a container's NetworkSettings
+   *  (CORE keeps them in its record for inspect and ps). */
+  networkSettingsChanged?(containerId: string, settings: Record<string, unknown>): void;
 }
 
 export interface NetworkService {
