@@ -26,6 +26,12 @@ const DEBIAN = {
     crun: '/usr/bin/crun',
     zstd: '/usr/bin/zstd',
     iproute2: '/usr/sbin/ip',
+    // packages/vm-image: builds and boots the guest image
+    'squashfs-tools': '/usr/bin/mksquashfs',
+    kmod: '/usr/sbin/depmod',
+    binutils: '/usr/bin/readelf',
+    'qemu-system-x86': '/usr/bin/qemu-system-x86_64',
+    e2fsprogs: '/usr/sbin/mkfs.ext4',
   },
 };
 

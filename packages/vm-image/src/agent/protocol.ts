@@ -17,6 +17,7 @@
  *   {@link PublishedPort}. Only loopback destinations in the guest are accepted.
  * - `session` + `exec`: a command run by `/bin/sh -c` in the guest as root (pty if requested),
  *   for `berth machine ssh`; `shell` gives an interactive shell. Exit status is returned.
+ *   A clean stop is `exec poweroff` (the channel may close without an exit status).
  *   Two exec commands are reserved for the agent itself (never run by the shell):
  *   {@link EXEC_EVENTS} and {@link udpExecCommand}.
  * - `session` + `exec` {@link EXEC_EVENTS}: the event channel. The agent writes one JSON
@@ -71,13 +72,14 @@ export function parseUdpExecCommand(command: string): number | undefined {
 export const BOOT_STAGE_PREFIX = 'berth-stage: ';
 /** In boot order. */
 export const BOOT_STAGES = [
-  'kernel',
-  'modules',
+  'initramfs',
   'system-image',
-  'data-disk',
   'root',
+  'modules',
+  'data-disk',
   'cgroups',
   'network',
+  'config',
   'shares',
   'engine',
   'agent',

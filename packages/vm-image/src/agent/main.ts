@@ -1,0 +1,87 @@
+/**
+ * The guest agent's entry point (run by busybox init through agent.sh): reads the host's
+ * config, mounts shares, starts and supervises berthd, serves SSH, and announces readiness on
+ * the serial console once berthd answers /_ping.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { release, uptime } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { loadGuestConfig } from './config.js';
+import { log, stage } from './console.js';
+import { superviseEngine, waitForEngine } from './engine.js';
+import { PortWatcher } from './ports.js';
+import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
+import { startAgentServer } from './server.js';
+import { mountShares } from './shares.js';
+
+const BERTHD = '/usr/lib/berth/dist/cli/berthd.mjs';
+const ENGINE_READY_TIMEOUT_MS = 300_000;
+
+function imageId(): string {
+  try {
+    return readFileSync('/etc/berth/image', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  writeFileSync('/run/berth/agent.pid', `${process.pid}\n`);
+  const config = loadGuestConfig();
+  stage('config');
+  try {
+    execFileSync('/bin/busybox', ['hostname', config.hostname]);
+  } catch {
+    log('could not set the hostname');
+  }
+  appendFileSync('/etc/hosts', `${config.hostAddress}\thost.docker.internal host.berth.internal\n`);
+  const shareErrors = await mountShares(config.shares);
+  for (const e of shareErrors) log(e);
+  stage('shares', shareErrors.length ? `${shareErrors.length} failed` : `${config.shares.length}`);
+
+  const args = [
+    BERTHD,
+    '-H',
+    `unix://${ENGINE_SOCKET}`,
+    '--data-root',
+    GUEST_DATA_ROOT,
+    ...config.insecureRegistries.flatMap((r) => ['--insecure-registry', r]),
+  ];
+  const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out');
+  stage('engine');
+
+  const ports = new PortWatcher(ENGINE_SOCKET);
+  const server = await startAgentServer({
+    hostKey: config.hostKey,
+    authorizedKeys: config.authorizedKeys,
+    engineSocket: ENGINE_SOCKET,
+    ports,
+    port: AGENT_PORT,
+    hello: () => ({ image: imageId(), kernel: release(), uptime: uptime() }),
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', TERM: 'xterm', LANG: 'C.UTF-8' },
+  });
+  stage('agent', `port ${server.port}`);
+
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    ports.stop();
+    await server.close().catch(() => undefined);
+    await engine.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown());
+
+  await waitForEngine(ENGINE_SOCKET, ENGINE_READY_TIMEOUT_MS);
+  ports.start();
+  stage('ready', `${uptime().toFixed(2)}s`);
+}
+
+main().catch((err: unknown) => {
+  stage('failed', `agent: ${(err as Error).message}`);
+  log((err as Error).stack ?? String(err));
+  // busybox init respawns the agent at once; do not spin.
+  setTimeout(() => process.exit(1), 5_000);
+});

@@ -1,0 +1,119 @@
+/**
+ * Published ports, driven by berthd's /events: every container event re-reads the container
+ * list and, when the set of published ports changed, tells the subscribers.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { engineGet, engineStream } from './engine.js';
+import type { PublishedPort } from './protocol.js';
+
+const ContainerListSchema = z.array(
+  z.object({
+    Id: z.string(),
+    Names: z.array(z.string()).default([]),
+    Ports: z
+      .array(
+        z.object({
+          IP: z.string().optional(),
+          PrivatePort: z.number(),
+          PublicPort: z.number().optional(),
+          Type: z.string(),
+        }),
+      )
+      .nullish(),
+  }),
+);
+
+/** Docker lists a binding once per address family; the host needs it once. */
+export function publishedPorts(list: z.infer<typeof ContainerListSchema>): PublishedPort[] {
+  const out = new Map<string, PublishedPort>();
+  for (const c of list) {
+    for (const p of c.Ports ?? []) {
+      if (!p.PublicPort || (p.Type !== 'tcp' && p.Type !== 'udp')) continue;
+      const ip = p.IP ?? '';
+      const key = `${p.Type}/${p.PublicPort}`;
+      const prev = out.get(key);
+      if (prev && !(prev.hostIp.includes(':') && !ip.includes(':'))) continue;
+      out.set(key, {
+        containerId: c.Id,
+        containerName: (c.Names[0] ?? '').replace(/^\//, ''),
+        protocol: p.Type,
+        hostIp: ip === '::' ? '0.0.0.0' : ip,
+        hostPort: p.PublicPort,
+        guestPort: p.PublicPort,
+        containerPort: p.PrivatePort,
+      });
+    }
+  }
+  return [...out.values()].sort(
+    (a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol),
+  );
+}
+
+export class PortWatcher extends EventEmitter<{ ports: [PublishedPort[]]; warning: [string] }> {
+  private current: PublishedPort[] = [];
+  private stopped = false;
+  private abort: (() => void) | undefined;
+
+  constructor(private readonly socketPath: string) {
+    super();
+  }
+
+  get ports(): PublishedPort[] {
+    return this.current;
+  }
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.();
+  }
+
+  async refresh(): Promise<void> {
+    const r = await engineGet(this.socketPath, '/containers/json');
+    if (r.status !== 200) throw new Error(`GET /containers/json: status ${r.status}`);
+    const next = publishedPorts(ContainerListSchema.parse(JSON.parse(r.body)));
+    if (JSON.stringify(next) !== JSON.stringify(this.current)) {
+      this.current = next;
+      this.emit('ports', next);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const filters = encodeURIComponent(JSON.stringify({ type: ['container'] }));
+        const res = await engineStream(this.socketPath, `/events?filters=${filters}`);
+        this.abort = () => res.destroy();
+        // Subscribed first, then read: nothing that happens in between is missed.
+        await this.refresh();
+        failures = 0;
+        let buffered = '';
+        let refreshing: Promise<void> = Promise.resolve();
+        for await (const chunk of res) {
+          buffered += (chunk as Buffer).toString('utf8');
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          if (lines.some((l) => l.trim())) {
+            refreshing = refreshing.then(() => this.refresh()).catch((e: unknown) => this.warn(e));
+          }
+        }
+        await refreshing;
+      } catch (err) {
+        if (this.stopped) return;
+        failures++;
+        if (failures > 3) this.warn(err);
+      }
+      if (!this.stopped) await sleep(Math.min(250 * 2 ** Math.min(failures, 5), 5_000));
+    }
+  }
+
+  private warn(err: unknown): void {
+    this.emit('warning', `port watcher: ${(err as Error).message}`);
+  }
+}
