@@ -26,6 +26,7 @@ const DEBIAN = {
     crun: '/usr/bin/crun',
     zstd: '/usr/bin/zstd',
     iproute2: '/usr/sbin/ip',
+    chromium: '/usr/bin/chromium',
     // packages/vm-image: builds and boots the guest image
     'squashfs-tools': '/usr/bin/mksquashfs',
     kmod: '/usr/sbin/depmod',

@@ -39,6 +39,9 @@ function findTests(dir, out = []) {
 
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const built = step('build: tsc -b', bin('tsc'), ['-b']);
+// Browser bundles (Vite) are built by the workspace's own `build` script.
+const viteBuild = ['run', 'build', '--silent', '-w', 'apps/desktop'];
+if (built) step('build: vite (apps/desktop)', 'npm', viteBuild);
 if (filters.length === 0) {
   step('lint: eslint', bin('eslint'), ['.']);
   step('format: prettier --check', bin('prettier'), ['--check', '--log-level', 'warn', '.']);

@@ -1,0 +1,66 @@
+/** Small shared pieces: error banners, empty states, the modal dialog, state badges. */
+import { useEffect, useRef, type ReactNode } from 'react';
+import type { ContainerState } from '../../shared/contract.js';
+
+export function ErrorBanner(props: { error: string | undefined; onDismiss?: () => void }) {
+  if (!props.error) return null;
+  return (
+    <div className="error" role="alert">
+      <span className="error-text">{props.error}</span>
+      {props.onDismiss && (
+        <button type="button" className="link" onClick={props.onDismiss} aria-label="Dismiss error">
+          ✕
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function EmptyState(props: { title: string; children: ReactNode }) {
+  return (
+    <div className="empty" role="status">
+      <h2>{props.title}</h2>
+      {props.children}
+    </div>
+  );
+}
+
+export function StateBadge(props: { state: ContainerState }) {
+  return <span className={`badge badge-${props.state}`}>{props.state}</span>;
+}
+
+/** A native modal <dialog>: focus moves in, Escape closes, focus returns to the opener. */
+export function Dialog(props: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  wide?: boolean;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const { onClose } = props;
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    d.showModal();
+    const cancel = (e: Event) => {
+      e.preventDefault();
+      onClose();
+    };
+    d.addEventListener('cancel', cancel);
+    return () => {
+      d.removeEventListener('cancel', cancel);
+      d.close();
+    };
+  }, [onClose]);
+  return (
+    <dialog ref={ref} className={props.wide ? 'wide' : undefined} aria-label={props.title}>
+      <header className="dialog-head">
+        <h2>{props.title}</h2>
+        <button type="button" className="icon" aria-label="Close" onClick={props.onClose}>
+          ✕
+        </button>
+      </header>
+      {props.children}
+    </dialog>
+  );
+}

@@ -1,0 +1,115 @@
+import { useState } from 'react';
+import type { ImageSummary } from '../../shared/contract.js';
+import { EmptyState, ErrorBanner } from '../components/common.js';
+import { formatAge, formatBytes, shortId } from '../format.js';
+import { useAction, useBerth, useList } from '../state.js';
+import { PullDialog } from './PullDialog.js';
+import { RunDialog } from './RunDialog.js';
+
+function displayName(i: ImageSummary): string {
+  return i.repoTags[0] ?? i.repoDigests[0]?.replace(/@.*/, '@<digest>') ?? '<none>';
+}
+
+export function ImagesView(props: { onStarted: (id: string) => void }) {
+  const berth = useBerth();
+  const images = useList('images.list', 'image');
+  const action = useAction();
+  const [pulling, setPulling] = useState(false);
+  const [runImage, setRunImage] = useState<string>();
+  const list = images.data ?? [];
+
+  return (
+    <section className="view" aria-labelledby="images-title">
+      <header className="view-head">
+        <h1 id="images-title">Images</h1>
+        <span className="muted">
+          {images.data ? `${list.length} image${list.length === 1 ? '' : 's'}` : ''}
+        </span>
+        <span className="grow" />
+        <button type="button" className="primary" onClick={() => setPulling(true)}>
+          Pull image
+        </button>
+      </header>
+      <ErrorBanner error={images.error} />
+      <ErrorBanner error={action.error} onDismiss={action.clear} />
+      {images.data && list.length === 0 && (
+        <EmptyState title="No images yet">
+          <p>
+            Pull one from a registry to get started — for example <code>nginx:alpine</code> — or run{' '}
+            <code>docker pull</code> against this engine.
+          </p>
+          <button type="button" className="primary" onClick={() => setPulling(true)}>
+            Pull an image
+          </button>
+        </EmptyState>
+      )}
+      {list.length > 0 && (
+        <table className="table" aria-label="Images">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">ID</th>
+              <th scope="col">Created</th>
+              <th scope="col" className="num">
+                Size
+              </th>
+              <th scope="col" className="actions-col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((i) => {
+              const name = displayName(i);
+              return (
+                <tr key={i.id} data-testid="image-row">
+                  <td>
+                    <span className="name">{name}</span>
+                    {i.repoTags.length > 1 && (
+                      <span className="muted"> +{i.repoTags.length - 1} tags</span>
+                    )}
+                  </td>
+                  <td>
+                    <code>{shortId(i.id)}</code>
+                  </td>
+                  <td>{formatAge(i.created)}</td>
+                  <td className="num">{formatBytes(i.size)}</td>
+                  <td className="actions-col">
+                    <button
+                      type="button"
+                      onClick={() => setRunImage(i.repoTags[0] ?? i.id)}
+                      aria-label={`Run ${name}`}
+                    >
+                      Run
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      disabled={action.busy}
+                      aria-label={`Remove ${name}`}
+                      onClick={() =>
+                        void action
+                          .run(() => berth.invoke('images.remove', { id: i.repoTags[0] ?? i.id }))
+                          .then(images.reload)
+                      }
+                    >
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {pulling && <PullDialog onClose={() => setPulling(false)} onPulled={images.reload} />}
+      {runImage !== undefined && (
+        <RunDialog
+          image={runImage}
+          onClose={() => setRunImage(undefined)}
+          onStarted={props.onStarted}
+        />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,87 @@
+/** The Containers screen, the Run dialog and a container's detail screen. */
+import type { Locator, Page } from 'playwright-core';
+import { AppPage } from './app.js';
+
+export class RunDialogPage {
+  readonly dialog: Locator;
+  readonly commandLine: Locator;
+  readonly error: Locator;
+
+  constructor(page: Page) {
+    this.dialog = page.getByRole('dialog', { name: 'Run a container' });
+    this.commandLine = this.dialog.getByTestId('docker-run-line');
+    this.error = this.dialog.getByRole('alert');
+  }
+
+  async fill(opts: {
+    image?: string;
+    name?: string;
+    ports?: string;
+    env?: string[];
+    command?: string;
+  }) {
+    const d = this.dialog;
+    if (opts.image !== undefined) await d.getByLabel('Image').fill(opts.image);
+    if (opts.name !== undefined) await d.getByLabel('Name (optional)').fill(opts.name);
+    if (opts.ports !== undefined) await d.getByLabel(/^Ports/).fill(opts.ports);
+    if (opts.env !== undefined) await d.getByLabel(/^Environment/).fill(opts.env.join('\n'));
+    if (opts.command !== undefined) await d.getByLabel(/^Command/).fill(opts.command);
+  }
+
+  async submit(): Promise<void> {
+    await this.dialog.getByRole('button', { name: 'Run', exact: true }).click();
+  }
+}
+
+export class ContainersPage extends AppPage {
+  readonly rows: Locator;
+
+  constructor(page: Page) {
+    super(page);
+    this.rows = page.getByTestId('container-row');
+  }
+
+  async show(): Promise<void> {
+    await this.open('Containers');
+  }
+
+  row(name: string): Locator {
+    return this.rows.filter({ hasText: name });
+  }
+
+  async openRun(): Promise<RunDialogPage> {
+    await this.page.getByRole('button', { name: 'Run a container' }).first().click();
+    return new RunDialogPage(this.page);
+  }
+
+  async openDetail(name: string): Promise<ContainerDetailPage> {
+    await this.row(name).getByRole('link', { name }).click();
+    const detail = new ContainerDetailPage(this.page);
+    await this.page.getByRole('heading', { level: 1, name }).waitFor();
+    return detail;
+  }
+
+  async stop(name: string): Promise<void> {
+    await this.page.getByRole('button', { name: `Stop ${name}` }).click();
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.page.getByRole('button', { name: `Remove ${name}` }).click();
+  }
+}
+
+export class ContainerDetailPage {
+  readonly logs: Locator;
+
+  constructor(readonly page: Page) {
+    this.logs = page.getByLabel('Container logs');
+  }
+
+  async tab(name: 'Logs' | 'Inspect'): Promise<void> {
+    await this.page.getByRole('tab', { name }).click();
+  }
+
+  async back(): Promise<void> {
+    await this.page.getByRole('button', { name: '← Containers' }).click();
+  }
+}

@@ -1,0 +1,67 @@
+/** The Images screen and its pull dialog. */
+import type { Locator, Page } from 'playwright-core';
+import { AppPage } from './app.js';
+
+export class PullDialogPage {
+  readonly dialog: Locator;
+  readonly layers: Locator;
+  readonly error: Locator;
+  readonly done: Locator;
+
+  constructor(page: Page) {
+    this.dialog = page.getByRole('dialog', { name: 'Pull an image' });
+    this.layers = this.dialog.getByTestId('layer');
+    this.error = this.dialog.getByRole('alert');
+    this.done = this.dialog.getByRole('status');
+  }
+
+  async pull(ref: string): Promise<void> {
+    await this.dialog.getByLabel('Image').fill(ref);
+    await this.dialog.getByRole('button', { name: 'Pull', exact: true }).click();
+  }
+
+  /** Each layer's progress bar as [value, max], read from the DOM. */
+  async progress(): Promise<{ layer: string; value: number; max: number }[]> {
+    return this.dialog.locator('progress').evaluateAll((els) =>
+      els.map((el) => {
+        const p = el as HTMLProgressElement;
+        return { layer: p.getAttribute('aria-label') ?? '', value: p.value, max: p.max };
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.dialog.getByRole('button', { name: 'Close' }).click();
+    await this.dialog.waitFor({ state: 'detached' });
+  }
+}
+
+export class ImagesPage extends AppPage {
+  readonly rows: Locator;
+
+  constructor(page: Page) {
+    super(page);
+    this.rows = page.getByTestId('image-row');
+  }
+
+  async show(): Promise<void> {
+    await this.open('Images');
+  }
+
+  row(name: string): Locator {
+    return this.rows.filter({ hasText: name });
+  }
+
+  async openPull(): Promise<PullDialogPage> {
+    await this.page.getByRole('button', { name: 'Pull image' }).first().click();
+    return new PullDialogPage(this.page);
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.page.getByRole('button', { name: `Remove ${name}` }).click();
+  }
+
+  async run(name: string): Promise<void> {
+    await this.page.getByRole('button', { name: `Run ${name}` }).click();
+  }
+}
