@@ -105,6 +105,7 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
   });
 
   it('creates, lists with filters, inspects and removes a user network', async () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
     const id =
       (await ok(
         'network', 'create', '--label', 'tier=test', '--subnet', '10.231.0.0/16',
@@ -157,6 +158,17 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
     const pruned = await ok('network', 'prune', '-f');
     assert.match(pruned, new RegExp(`Deleted Networks:\\n${netName}-a`));
     assert.equal((await run('ip', ['link', 'show', `br-${id.slice(0, 12)}`])).code !== 0, true);
+    const events = await ok(
+      'events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000) + 1),
+      '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.name}}',
+    ); // prettier-ignore
+    const mine = events.split('\n').filter((l) => l.includes(netName));
+    assert.deepEqual(mine, [
+      `create ${netName}-a`,
+      `create ${netName}-b`,
+      `destroy ${netName}-b`,
+      `destroy ${netName}-a`,
+    ]);
   });
 
   it('containers on a user network resolve each other by name and alias', async (t) => {
@@ -378,5 +390,37 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
       ]);
     });
     assert.equal(reply, 'pong:hi');
+  });
+
+  it('published ports come back after berthd restarts', async (t) => {
+    if (!needContainers(t)) return;
+    const port = await freePort();
+    const serve =
+      'mkdir -p /www && echo still-here > /www/index.html && exec httpd -f -p 80 -h /www';
+    await ok(
+      'run',
+      '-d',
+      '--restart',
+      'always',
+      '--name',
+      `${netName}-rs`,
+      '-p',
+      `127.0.0.1:${port}:80`,
+      busybox,
+      'sh',
+      '-c',
+      serve,
+    );
+    assert.equal(
+      await retry('GET before', () => httpGet(`http://127.0.0.1:${port}/`)),
+      'still-here\n',
+    );
+    await env.restart();
+    assert.equal(
+      await retry('GET after', () => httpGet(`http://127.0.0.1:${port}/`)),
+      'still-here\n',
+    );
+    assert.equal((await ok('port', `${netName}-rs`)).trim(), `80/tcp -> 127.0.0.1:${port}`);
+    await ok('rm', '-f', `${netName}-rs`);
   });
 });
