@@ -9,8 +9,11 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSyn
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { acceptUpgrades } from './api/hijack.js';
+import { registerContainerRoutes } from './api/routes/containers.js';
 import { registerImageRoutes } from './api/routes/images.js';
 import { registerSystemRoutes } from './api/routes/system.js';
+import { registerNetworkRoutes } from './api/routes/networks.js';
 import { registerVolumeRoutes } from './api/routes/volumes.js';
 import { Router } from './api/router.js';
 import { createApiServer } from './api/server.js';
@@ -18,8 +21,11 @@ import type { Engine, EngineConfig } from './engine.js';
 import { MemoryEventBus } from './events/bus.js';
 import { FsContentStore } from './images/content-store.js';
 import { FsImageStore } from './images/image-store.js';
+import { autoRestart, recoverContainers } from './containers/recovery.js';
+import { ContainerService } from './containers/service.js';
 import { createLogger, type LogLevel } from './logging/logger.js';
 import { OverlaySnapshotter } from './storage/snapshots.js';
+import { createNetworkService } from './networks/service.js';
 import { createVolumeService } from './volumes/service.js';
 
 export interface DaemonConfig extends EngineConfig {
@@ -263,6 +269,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     const snapshots = new OverlaySnapshotter(join(config.dataRoot, 'snapshots'));
     const images = new FsImageStore(join(config.dataRoot, 'images'), content);
     const volumes = await createVolumeService({ dataRoot: config.dataRoot, events, logger });
+    const networks = createNetworkService({
+      dataRoot: config.dataRoot,
+      execRoot: config.execRoot,
+      events,
+      logger,
+    });
     for (const [name, store] of [
       ['content', content],
       ['snapshots', snapshots],
@@ -284,10 +296,35 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       shutdown: shutdown.signal,
     };
 
+    // Containers before network repair: it asks which containers still run.
+    const containers = new ContainerService(engine, networks, volumes);
+    await containers.store.load((id, err) =>
+      logger.error('unreadable container record left in place', { id, err }),
+    );
+    networks.setContainerResolver({
+      resolve: (ref) => {
+        const rec = containers.store.find(ref);
+        return Promise.resolve(
+          rec && { id: rec.ID, name: rec.Name.replace(/^\//, ''), running: rec.State.Running },
+        );
+      },
+    });
+    const recovered = await recoverContainers(containers, config.dataRoot);
+    logger.info('containers recovered', { ...recovered });
+    {
+      const started = Date.now();
+      await networks.repair();
+      logger.debug('store repaired', { store: 'networks', ms: Date.now() - started });
+    }
+    engine.containers = containers;
+    engine.containersUsingImage = (id) => containers.containersUsingImage(id);
+
     const router = new Router();
     registerSystemRoutes(router, engine);
     registerImageRoutes(router, engine);
     registerVolumeRoutes(router, engine, volumes);
+    registerNetworkRoutes(router, engine, networks);
+    registerContainerRoutes(router, engine, containers);
 
     const requestLog = logger.child({ component: 'api' });
     const bound: string[] = [];
@@ -298,6 +335,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
         engineVersion: config.version,
         onRequest: (entry) => requestLog.info('request', entry),
       });
+      acceptUpgrades(server);
       servers.push(server);
       bound.push(await listenOn(server, addr));
     }
@@ -308,13 +346,21 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       dataRoot: config.dataRoot,
       execRoot: config.execRoot,
     });
+    // Restart policies act once the API is up, as dockerd's restore does.
+    void autoRestart(containers, (id, err) =>
+      logger.warn('restart at daemon start failed', { id, err }),
+    ).then((ids) => {
+      if (ids.length) logger.info('containers restarted by policy', { ids });
+    });
 
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
         logger.info('berthd shutting down');
         shutdown.abort();
+        await containers.shutdown();
         await Promise.all(servers.map((s) => closeServer(s)));
+        await networks.close().catch((err: unknown) => logger.warn('closing networks', { err }));
         logger.info('berthd stopped');
         cleanup();
       })();

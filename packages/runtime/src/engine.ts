@@ -4,6 +4,7 @@
  * temporary data root.
  */
 import type { EventBus } from './events/bus.js';
+import type { ContainerService } from './containers/service.js';
 import type { ContentStore } from './images/content-store.js';
 import type { ImageStore } from './images/image-store.js';
 import type { Logger } from './logging/logger.js';
@@ -43,4 +44,8 @@ export interface Engine {
    * end their response then instead of holding the shutdown open.
    */
   shutdown?: AbortSignal;
+  /** Containers (lifecycle, logs, attach); absent in image-only test engines. */
+  containers?: ContainerService;
+  /** The containers created from an image (images/delete.ts refuses to remove those). */
+  containersUsingImage?(id: string): Promise<Array<{ id: string; running: boolean }>>;
 }

@@ -81,6 +81,9 @@ export interface OciRuntime {
   kill(id: string, signal?: string | number, opts?: { all?: boolean }): Promise<void>;
   /** `force` kills a running container first and succeeds when `id` is already gone. */
   delete(id: string, opts?: { force?: boolean }): Promise<void>;
+  /** Freezes every process of the container (the cgroup freezer); resume() thaws them. */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
   /** Runs another process in a running container, detached from the runtime. */
   exec?(id: string, process: RuntimeProcess, opts?: ExecOptions): Promise<RuntimeProcessHandle>;
 }
@@ -313,6 +316,21 @@ export class CliRuntime implements OciRuntime {
       if (opts.force && e instanceof NotFoundError) return;
       throw e;
     }
+  }
+
+  async pause(id: string): Promise<void> {
+    const r = await this.run(['pause', id]);
+    if (r.code !== 0) this.fail('pause', id, r);
+  }
+
+  async resume(id: string): Promise<void> {
+    const r = await this.run(['resume', id]);
+    if (r.code !== 0) this.fail('resume', id, r);
+  }
+
+  /** The runtime binary, for callers that run it themselves (the container shim). */
+  get path(): string {
+    return this.binary;
   }
 
   async exec(
