@@ -21,7 +21,7 @@ export class RunDialogPage {
     command?: string;
   }) {
     const d = this.dialog;
-    if (opts.image !== undefined) await d.getByLabel('Image').fill(opts.image);
+    if (opts.image !== undefined) await d.getByLabel('Image', { exact: true }).fill(opts.image);
     if (opts.name !== undefined) await d.getByLabel('Name (optional)').fill(opts.name);
     if (opts.ports !== undefined) await d.getByLabel(/^Ports/).fill(opts.ports);
     if (opts.env !== undefined) await d.getByLabel(/^Environment/).fill(opts.env.join('\n'));

@@ -16,7 +16,7 @@ export class PullDialogPage {
   }
 
   async pull(ref: string): Promise<void> {
-    await this.dialog.getByLabel('Image').fill(ref);
+    await this.dialog.getByLabel('Image', { exact: true }).fill(ref);
     await this.dialog.getByRole('button', { name: 'Pull', exact: true }).click();
   }
 
