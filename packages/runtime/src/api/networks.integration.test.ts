@@ -423,4 +423,63 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
     assert.equal((await ok('port', `${netName}-rs`)).trim(), `80/tcp -> 127.0.0.1:${port}`);
     await ok('rm', '-f', `${netName}-rs`);
   });
+
+  it('gives a static --ip, joins networks connected before start, and runs host/none modes', async (t) => {
+    if (!needContainers(t)) return;
+    await ok('network', 'create', '--subnet', '10.232.0.0/24', `${netName}-s`);
+    await ok('network', 'create', `${netName}-s2`);
+    const addr = await ok(
+      'run',
+      '--rm',
+      '--network',
+      `${netName}-s`,
+      '--ip',
+      '10.232.0.77',
+      busybox,
+      'ip',
+      '-4',
+      '-o',
+      'addr',
+      'show',
+      'eth0',
+    );
+    assert.match(addr, /inet 10\.232\.0\.77\/24/);
+    await fails(
+      ['run', '--rm', '--network', `${netName}-s2`, '--ip', '10.1.1.1', busybox, 'true'],
+      'user specified IP address is supported only when connecting to networks with user configured subnets',
+    );
+    await fails(
+      ['run', '--rm', '--network', 'nope-net', busybox, 'true'],
+      'network nope-net not found',
+    );
+    // Connected while only created: both interfaces exist once it starts.
+    await ok(
+      'create',
+      '--name',
+      `${netName}-late`,
+      '--network',
+      `${netName}-s`,
+      busybox,
+      'ip',
+      '-4',
+      '-o',
+      'addr',
+    );
+    await ok('network', 'connect', `${netName}-s2`, `${netName}-late`);
+    const both = await ok('start', '-a', `${netName}-late`);
+    assert.match(both, /eth0 +inet 10\.232\.0\./);
+    assert.match(both, /eth1 +inet /);
+    await ok('rm', `${netName}-late`);
+    const none = await ok('run', '--rm', '--network', 'none', busybox, 'ip', '-o', 'link');
+    assert.deepEqual(
+      none
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[1]?.trim()),
+      ['lo'],
+    );
+    const hostLinks = await ok('run', '--rm', '--network', 'host', busybox, 'ip', '-o', 'link');
+    assert.match(hostLinks, /: eth0[:@]/);
+    await ok('network', 'rm', `${netName}-s`, `${netName}-s2`);
+  });
 });

@@ -602,6 +602,35 @@ export class NetworkManager implements NetworkService {
     });
   }
 
+  /**
+   * Records a container CORE made without registering it here: from its create request when
+   * the resolver has it, else as a partial entry whose create-time networks are merged in at
+   * its first createSandbox.
+   */
+  private adopt(containerId: string, name = ''): ContainerEntry {
+    const req = this.resolver?.sandboxRequest?.(containerId);
+    const entry: ContainerEntry = req
+      ? { config: this.configFor(req) }
+      : {
+          config: {
+            request: {
+              containerId,
+              name,
+              hostname: containerId.slice(0, 12),
+              networkMode: 'default',
+              exposedPorts: [],
+              portBindings: {},
+              publishAllPorts: false,
+            },
+            networks: {},
+            partial: true,
+          },
+        };
+    this.containers.set(containerId, entry);
+    this.store.saveConfig(containerId, entry.config);
+    return entry;
+  }
+
   renameContainer(containerId: string, newName: string): Promise<void> {
     return this.serial(async () => {
       const entry = this.containers.get(containerId);
@@ -625,9 +654,12 @@ export class NetworkManager implements NetworkService {
       await this.ready();
       return this.settings(container) ?? {};
     }
-    if (!this.containers.has(container.containerId)) return this.registerContainer(container);
     await this.ready();
-    return this.settings(container.containerId) ?? {};
+    const id = container.containerId;
+    // Not known yet (CORE is still creating it): what it would show, without recording it.
+    return (
+      this.settings(id, this.containers.get(id) ?? { config: this.configFor(container) }) ?? {}
+    );
   }
 
   async validate(req: Pick<SandboxRequest, 'networkMode' | 'endpointsConfig'>): Promise<void> {
@@ -635,8 +667,10 @@ export class NetworkManager implements NetworkService {
     this.attachmentsFor(req);
   }
 
-  private settings(containerId: string): Record<string, unknown> | undefined {
-    const entry = this.containers.get(containerId);
+  private settings(
+    containerId: string,
+    entry = this.containers.get(containerId),
+  ): Record<string, unknown> | undefined {
     if (!entry) return undefined;
     const { config, live } = entry;
     const networks: Record<string, unknown> = {};
@@ -716,7 +750,11 @@ export class NetworkManager implements NetworkService {
         this.containers.set(req.containerId, entry);
       } else {
         // Keep the networks (connect/disconnect changed them); take the rest from the request.
-        entry.config = { ...this.configFor(req), networks: entry.config.networks };
+        const fresh = this.configFor(req);
+        const networks = entry.config.partial
+          ? { ...fresh.networks, ...entry.config.networks }
+          : entry.config.networks;
+        entry.config = { ...fresh, networks };
       }
       this.store.saveConfig(req.containerId, entry.config);
       const live: Live = { state: { endpoints: {}, ports: [] }, proxies: [] };
@@ -995,8 +1033,7 @@ export class NetworkManager implements NetworkService {
     return this.serial(async () => {
       const net = this.findNetwork(netTerm);
       const c = await this.container(containerTerm);
-      const entry = this.containers.get(c.id);
-      if (!entry) throw new SystemError(`container ${c.name} has no network configuration`);
+      const entry = this.containers.get(c.id) ?? this.adopt(c.id, c.name);
       const mode = this.primaryName(entry.config.request.networkMode);
       if (net.Driver === 'host' || mode === 'host') {
         throw new ForbiddenError(

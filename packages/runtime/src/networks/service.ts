@@ -58,6 +58,9 @@ export interface ContainerResolver {
   /** Told after `docker network connect/disconnect` changed a container's NetworkSettings
    *  (CORE keeps them in its record for inspect and ps). */
   networkSettingsChanged?(containerId: string, settings: Record<string, unknown>): void;
+  /** The create-time request of a container never registered here (so `docker network
+   *  connect` works on a created container even when registerContainer was not called). */
+  sandboxRequest?(containerId: string): SandboxRequest | undefined;
 }
 
 export interface NetworkService {

@@ -73,6 +73,8 @@ export const containerConfigSchema = z.object({
   request: containerRequestSchema,
   /** Networks the container joins when it starts, by network id. */
   networks: z.record(z.string(), attachmentSchema),
+  /** Learnt from `network connect` before the create request was seen (see adopt()). */
+  partial: z.boolean().optional(),
 });
 export type ContainerConfig = z.infer<typeof containerConfigSchema>;
 
