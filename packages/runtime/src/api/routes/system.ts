@@ -14,6 +14,8 @@ import {
 } from 'node:os';
 import { type CgroupInfo, detectCgroup } from '../../containers/cgroups.js';
 import { detectRuntime } from '../../containers/oci-runtime.js';
+import type { ContainerService } from '../../containers/service.js';
+import { containerSummary } from '../../containers/view.js';
 import type { Engine } from '../../engine.js';
 import type { ApiVolume } from '../../volumes/store.js';
 import { MemoryEventBus, type EngineEvent } from '../../events/bus.js';
@@ -202,6 +204,18 @@ export function registryConfig(insecure: readonly string[]) {
   };
 }
 
+function containerCounts(engine: Engine) {
+  const states = (engine.containers?.list() ?? []).map((r) => r.State);
+  const paused = states.filter((s) => s.Running && s.Paused).length;
+  const running = states.filter((s) => s.Running && !s.Paused).length;
+  return {
+    Containers: states.length,
+    ContainersRunning: running,
+    ContainersPaused: paused,
+    ContainersStopped: states.length - running - paused,
+  };
+}
+
 export async function systemInfo(engine: Engine, apiVersion: string) {
   const { config } = engine;
   const os = osRelease();
@@ -211,10 +225,7 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
   const commit = { ID: '', Expected: '' };
   return {
     ID: config.id ?? '',
-    Containers: 0,
-    ContainersRunning: 0,
-    ContainersPaused: 0,
-    ContainersStopped: 0,
+    ...containerCounts(engine),
     Images: images.length,
     Driver: 'overlayfs',
     DriverStatus: [
@@ -342,10 +353,26 @@ async function streamEvents(engine: Engine, { res, query }: RequestContext): Pro
 // --- /system/df ---------------------------------------------------------------------------
 
 /**
- * `docker system df`: images with their unpacked size and the part of it shared with other
- * images (layers whose snapshot several images use), and the total of all layer snapshots.
+ * `docker system df`: images with their unpacked size, the part of it shared with other
+ * images (layers whose snapshot several images use) and how many containers use each;
+ * containers with their writable-layer size; volumes with theirs. Reclaimable is what
+ * nothing uses, counted the way the docker CLI counts it for the older shape.
  */
 async function diskUsage(engine: Engine, apiVersion: string) {
+  const service = engine.containers;
+  const containers = await Promise.all(
+    (service?.list() ?? []).map(async (r) => {
+      const sizes = await (service as ContainerService).sizes(r);
+      return {
+        running: r.State.Running,
+        image: r.Image,
+        rw: sizes.rw,
+        summary: containerSummary(r, sizes),
+      };
+    }),
+  );
+  const sum = <T>(items: readonly T[], size: (item: T, index: number) => number) =>
+    items.reduce((total, item, index) => total + size(item, index), 0);
   const details = await Promise.all(
     (await engine.images.list()).map((record) => imageDetails(engine.content, record)),
   );
@@ -356,40 +383,54 @@ async function diskUsage(engine: Engine, apiVersion: string) {
   }
   const images = details.map((d, i) => {
     const own = sizes[i] ?? [];
-    const size = own.reduce((a, b) => a + b, 0);
-    const shared = own.reduce(
-      (sum, s, j) => ((users.get(d.chainIds[j] ?? '') ?? 0) > 1 ? sum + s : sum),
-      0,
-    );
-    return { ...imageSummary(d, size, apiVersion), SharedSize: shared, Containers: 0 };
+    const size = sum(own, (s) => s);
+    const shared = sum(own, (s, j) => ((users.get(d.chainIds[j] ?? '') ?? 0) > 1 ? s : 0));
+    return {
+      size,
+      summary: {
+        ...imageSummary(d, size, apiVersion),
+        SharedSize: shared,
+        Containers: containers.filter((c) => c.image === d.record.id).length,
+      },
+    };
   });
-  const layersSize = (await engine.snapshots.list()).reduce((sum, s) => sum + s.size, 0);
+  const layersSize = sum(await engine.snapshots.list(), (s) => s.size);
+  const activeImages = images.filter((i) => i.summary.Containers > 0);
+  const inUse = sum(activeImages, (i) => i.size);
+
   const volumes = engine.volumes ? await volumesDiskUsage(engine.volumes) : [];
   const volumeSize = (v: ApiVolume) => Math.max(v.UsageData?.Size ?? 0, 0);
-  const unused = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0);
-  const none = { ActiveCount: 0, TotalCount: 0, Reclaimable: 0, TotalSize: 0 };
+  const unusedVolumes = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0);
   return {
     // The shape clients before API 1.52 read.
     LayersSize: layersSize,
-    Images: images,
-    Containers: [],
+    Images: images.map((i) => i.summary),
+    Containers: containers.map((c) => c.summary),
     Volumes: volumes,
     BuildCache: [],
-    // The per-type summaries of API 1.52 and later; with no containers every image is unused.
+    // The per-type summaries of API 1.52 and later.
     ImageUsage: {
-      ActiveCount: 0,
+      ActiveCount: activeImages.length,
       TotalCount: images.length,
-      Reclaimable: layersSize,
+      Reclaimable: Math.max(layersSize - inUse, 0),
       TotalSize: layersSize,
     },
-    VolumeUsage: {
-      ActiveCount: volumes.length - unused.length,
-      TotalCount: volumes.length,
-      Reclaimable: unused.reduce((sum, v) => sum + volumeSize(v), 0),
-      TotalSize: volumes.reduce((sum, v) => sum + volumeSize(v), 0),
+    ContainerUsage: {
+      ActiveCount: containers.filter((c) => c.running).length,
+      TotalCount: containers.length,
+      Reclaimable: sum(
+        containers.filter((c) => !c.running),
+        (c) => c.rw,
+      ),
+      TotalSize: sum(containers, (c) => c.rw),
     },
-    ContainerUsage: none,
-    BuildCacheUsage: none,
+    VolumeUsage: {
+      ActiveCount: volumes.length - unusedVolumes.length,
+      TotalCount: volumes.length,
+      Reclaimable: sum(unusedVolumes, volumeSize),
+      TotalSize: sum(volumes, volumeSize),
+    },
+    BuildCacheUsage: { ActiveCount: 0, TotalCount: 0, Reclaimable: 0, TotalSize: 0 },
   };
 }
 
