@@ -1,0 +1,256 @@
+/**
+ * Electron's main process, kept thin: one instance, one window, the tray, and BerthApi over IPC
+ * to the same services the dashboard server uses. The renderer is sandboxed, isolated, without
+ * Node, and loaded from the `berth://app/` protocol with a strict CSP.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  app,
+  BrowserWindow,
+  ipcMain,
+  Menu,
+  nativeImage,
+  protocol,
+  shell,
+  Tray,
+  type MenuItemConstructorOptions,
+  type WebContents,
+} from 'electron';
+import { dispatch, eventFrame, IPC, type ServerFrame } from '../shared/contract.js';
+import type { ContainerSummary } from '../shared/contract.js';
+import { createBerthServices } from '../services/index.js';
+import type { Session } from '../services/session.js';
+import { externalEngine, NativeEngine, type EngineController } from './engine-controller.js';
+import { dotBitmap } from './icons.js';
+import { trayDot, trayMenu, type TrayAction, type TrayItem, type TrayState } from './tray-model.js';
+
+const RENDERER = fileURLToPath(new URL('../renderer/', import.meta.url));
+const PRELOAD = fileURLToPath(new URL('../preload-bundle/preload.cjs', import.meta.url));
+const BERTHD = fileURLToPath(
+  new URL('../../../../packages/runtime/dist/cli/berthd.js', import.meta.url),
+);
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+};
+
+protocol.registerSchemesAsPrivileged([
+  { scheme: 'berth', privileges: { standard: true, secure: true, supportFetchAPI: true } },
+]);
+
+function engineSocket(): string {
+  return process.getuid?.() === 0
+    ? '/run/berth/berth.sock'
+    : join(homedir(), '.berth', 'run', 'berth.sock');
+}
+
+async function main(): Promise<void> {
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  await app.whenReady();
+
+  const socket = engineSocket();
+  const external = process.env['DOCKER_HOST'];
+  const engine: EngineController =
+    external || process.platform !== 'linux' || !existsSync(BERTHD)
+      ? externalEngine
+      : new NativeEngine(socket, BERTHD);
+  const services = createBerthServices({ engineHost: external ?? `unix://${socket}` });
+  if (engine.controllable) await engine.start();
+
+  protocol.handle('berth', async (request) => {
+    const path = normalize(decodeURIComponent(new URL(request.url).pathname));
+    const file = join(RENDERER, path === sep ? 'index.html' : path);
+    if (!file.startsWith(RENDERER)) return new Response('not found', { status: 404 });
+    try {
+      const body = await readFile(file);
+      return new Response(body, {
+        headers: {
+          'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+          'Content-Security-Policy': CSP,
+        },
+      });
+    } catch {
+      return new Response('not found', { status: 404 });
+    }
+  });
+
+  // One API session per window's web contents, ended with it.
+  const sessions = new Map<number, Session>();
+  const sessionFor = (sender: WebContents): Session => {
+    let s = sessions.get(sender.id);
+    if (!s) {
+      const send = (frame: ServerFrame) => {
+        if (!sender.isDestroyed()) sender.send(IPC.frame, frame);
+      };
+      s = services.openSession((event, payload) => send(eventFrame(event, payload)));
+      sessions.set(sender.id, s);
+      sender.once('destroyed', () => {
+        sessions.get(sender.id)?.close();
+        sessions.delete(sender.id);
+      });
+    }
+    return s;
+  };
+  ipcMain.on(IPC.call, (event, frame: unknown) => {
+    const s = sessionFor(event.sender);
+    void dispatch(s.handlers, frame).then((reply) => {
+      if (!event.sender.isDestroyed()) event.sender.send(IPC.frame, reply);
+    });
+  });
+
+  let window: BrowserWindow | undefined;
+  const showWindow = (hash = '#/containers') => {
+    if (window && !window.isDestroyed()) {
+      window.show();
+      window.focus();
+      void window.loadURL(`berth://app/index.html${hash}`);
+      return;
+    }
+    window = new BrowserWindow({
+      width: 1180,
+      height: 760,
+      title: 'Berth',
+      show: false,
+      webPreferences: {
+        preload: PRELOAD,
+        contextIsolation: true,
+        nodeIntegration: false,
+        sandbox: true,
+        webSecurity: true,
+      },
+    });
+    window.once('ready-to-show', () => window?.show());
+    // Links (published ports) open in the user's browser, never inside the app.
+    window.webContents.setWindowOpenHandler(({ url }) => {
+      if (/^https?:\/\//.test(url)) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
+    window.webContents.on('will-navigate', (e, url) => {
+      if (!url.startsWith('berth://app/')) e.preventDefault();
+    });
+    void window.loadURL(`berth://app/index.html${hash}`);
+  };
+  app.on('second-instance', () => showWindow());
+
+  // --- tray -------------------------------------------------------------------------------
+  const state: TrayState = {
+    engine: undefined,
+    controllable: engine.controllable,
+    containers: [],
+    startAtLogin: app.getLoginItemSettings().openAtLogin,
+  };
+  const icon = (dot: TrayItem['dot'] = 'grey') =>
+    nativeImage.createFromBitmap(dotBitmap(dot), { width: 16, height: 16 });
+  const tray = new Tray(icon(trayDot(state)));
+  tray.setToolTip('Berth');
+
+  const perform = async (action: TrayAction): Promise<void> => {
+    switch (action.kind) {
+      case 'engine.start':
+      case 'engine.stop':
+      case 'engine.restart': {
+        state.transition = action.kind === 'engine.stop' ? 'stopping' : 'starting';
+        render();
+        try {
+          await engine[
+            action.kind === 'engine.start'
+              ? 'start'
+              : action.kind === 'engine.stop'
+                ? 'stop'
+                : 'restart'
+          ]();
+        } finally {
+          state.transition = undefined;
+          render();
+        }
+        return;
+      }
+      case 'container.stop':
+        await trayApi.handlers['containers.stop']({ id: action.id });
+        return;
+      case 'open-url':
+        await shell.openExternal(action.url);
+        return;
+      case 'dashboard':
+        showWindow();
+        return;
+      case 'settings':
+        showWindow('#/settings');
+        return;
+      case 'toggle-start-at-login':
+        state.startAtLogin = !state.startAtLogin;
+        app.setLoginItemSettings({ openAtLogin: state.startAtLogin });
+        render();
+        return;
+      case 'quit':
+        app.quit();
+        return;
+    }
+  };
+
+  const toTemplate = ({ action, ...item }: TrayItem): MenuItemConstructorOptions => ({
+    label: item.label,
+    type: item.submenu ? 'submenu' : (item.type ?? 'normal'),
+    enabled: item.enabled ?? true,
+    checked: item.checked,
+    icon: item.dot ? icon(item.dot) : undefined,
+    submenu: item.submenu?.map(toTemplate),
+    click: action ? () => void perform(action).catch(() => undefined) : undefined,
+  });
+  const render = () => {
+    tray.setImage(icon(trayDot(state)));
+    tray.setContextMenu(Menu.buildFromTemplate(trayMenu(state).map(toTemplate)));
+  };
+
+  const refreshContainers = () => {
+    if (state.engine?.state !== 'running') {
+      state.containers = [];
+      render();
+      return;
+    }
+    trayApi.handlers['containers.list']({}).then(
+      (list: ContainerSummary[]) => {
+        state.containers = list;
+        render();
+      },
+      () => undefined,
+    );
+  };
+  const trayApi = services.openSession((event, payload) => {
+    if (event === 'engine.status') {
+      state.engine = payload as TrayState['engine'];
+      refreshContainers();
+    } else if (event === 'engine.event' && (payload as { type: string }).type === 'container') {
+      refreshContainers();
+    }
+  });
+  render();
+  showWindow();
+
+  app.on('window-all-closed', () => {
+    // The tray keeps Berth running, as Docker Desktop does.
+  });
+  let stopped = false;
+  app.on('before-quit', (e) => {
+    if (stopped) return;
+    // Hold the quit until the engine we started has stopped cleanly.
+    e.preventDefault();
+    stopped = true;
+    trayApi.close();
+    for (const s of sessions.values()) s.close();
+    services.close();
+    void (engine.controllable ? engine.stop() : Promise.resolve()).finally(() => app.quit());
+  });
+}
+
+void main();
