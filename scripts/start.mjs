@@ -13,6 +13,12 @@ const build = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b'], {
   stdio: 'inherit',
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// The dashboard's browser bundle (Vite).
+const ui = spawnSync('npm', ['run', 'build', '--silent', '-w', 'apps/desktop'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (ui.status !== 0) process.exit(ui.status ?? 1);
 
 if (platform() !== 'linux') {
   console.error('berth: on this OS the engine runs in the Berth VM, which is not built yet.');
@@ -30,3 +36,20 @@ console.log(`berth: point the docker CLI at it with: export DOCKER_HOST=unix://$
 const daemon = spawn(process.execPath, args, { stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => daemon.kill(sig));
 daemon.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+
+// Once the engine answers, serve the dashboard on 127.0.0.1 and print its URL (with its token).
+const { startDashboard } = await import('../apps/desktop/dist/server/dashboard.js');
+const { EngineClient } = await import('../packages/engine-client/dist/index.js');
+const engine = new EngineClient({ host: `unix://${socket}` });
+const deadline = Date.now() + 30_000;
+for (;;) {
+  try {
+    await engine.request({ method: 'GET', path: '/_ping', timeoutMs: 1000 });
+    break;
+  } catch {
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+const dashboard = await startDashboard({ engineHost: `unix://${socket}` });
+console.log(`berth: dashboard at ${dashboard.url}`);
