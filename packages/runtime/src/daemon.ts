@@ -279,7 +279,6 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       ['content', content],
       ['snapshots', snapshots],
       ['images', images],
-      ['volumes', volumes],
     ] as const) {
       const started = Date.now();
       await store.repair();
@@ -311,6 +310,12 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     });
     const recovered = await recoverContainers(containers, config.dataRoot);
     logger.info('containers recovered', { ...recovered });
+    {
+      // With the containers known, references of containers that are gone are dropped too.
+      const started = Date.now();
+      await volumes.repair(new Set(containers.list().map((r) => r.ID)));
+      logger.debug('store repaired', { store: 'volumes', ms: Date.now() - started });
+    }
     {
       const started = Date.now();
       await networks.repair();
@@ -358,8 +363,11 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       closing ??= (async () => {
         logger.info('berthd shutting down');
         shutdown.abort();
+        // Stop accepting first, so nothing starts a container while they are being stopped;
+        // attach and exec sessions end with their containers, letting the servers finish.
+        const serversClosed = Promise.all(servers.map((s) => closeServer(s)));
         await containers.shutdown();
-        await Promise.all(servers.map((s) => closeServer(s)));
+        await serversClosed;
         await networks.close().catch((err: unknown) => logger.warn('closing networks', { err }));
         logger.info('berthd stopped');
         cleanup();
