@@ -15,6 +15,8 @@ import type { MachineSettings } from './settings.js';
 export interface DriverContext {
   settings: MachineSettings;
   paths: MachinePaths;
+  /** Host-wide state a driver may keep across machines (e.g. accelerator verdicts). */
+  hostStateDir: string;
   /** Handed to the guest (fw_cfg, or a config disk where the hypervisor has no fw_cfg). */
   guestConfig: GuestConfig;
 }

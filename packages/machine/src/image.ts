@@ -1,15 +1,27 @@
 /** Where the guest image built by packages/vm-image is, and how its files map to a GuestImage. */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import type { GuestArch, GuestImage } from './settings.js';
 
-/** The files of `npm run vm-image`'s output directory. */
+const ManifestSchema = z.looseObject({ cmdline: z.string().optional() });
+
+/** The files of `npm run vm-image`'s output directory; the kernel command line from its manifest. */
 export function imageFromDir(dir: string): GuestImage {
+  let cmdline = '';
+  try {
+    cmdline =
+      ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).cmdline ??
+      '';
+  } catch {
+    // No manifest (yet): the driver's defaults are enough to boot.
+  }
   return {
     kernel: join(dir, 'vmlinuz'),
     initrd: join(dir, 'initramfs.img'),
     system: join(dir, 'system.img'),
-    cmdline: '',
+    cmdline,
   };
 }
 

@@ -307,10 +307,21 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
     }
     const link = this.host?.link;
     if (link?.connected) {
-      // A clean shutdown from inside flushes the data disk; QMP powerdown is the fallback.
+      // A clean shutdown from inside flushes the data disk; QMP powerdown is the fallback. The
+      // command must finish before the link closes, or the agent hangs it up.
       await link
         .exec('poweroff', {}, 2000)
-        .then((ch) => ch.close())
+        .then(
+          (ch) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, 5000);
+              ch.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              ch.resume();
+            }),
+        )
         .catch(() => undefined);
     }
     await this.teardownHost();
@@ -415,7 +426,12 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
   driver(settings: MachineSettings = this.settings()): Driver {
     const factory = this.drivers[settings.driver];
     if (!factory) throw new Error(`unknown driver "${settings.driver}"`);
-    return factory({ settings, paths: this.paths, guestConfig: this.guestConfig(settings) });
+    return factory({
+      settings,
+      paths: this.paths,
+      hostStateDir: this.berth.root,
+      guestConfig: this.guestConfig(settings),
+    });
   }
 
   private setState(state: MachineState, message?: string): void {

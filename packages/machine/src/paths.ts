@@ -9,6 +9,7 @@
  *   <root>/machines/<name>/host.log        the host side's events (JSON lines)
  *   <root>/machines/<name>/run/            pid files, QMP socket, runtime state
  *   <root>/run/docker.sock                 the engine, for the docker CLI (0600)
+ *   <root>/accelerators.json               accelerators whose probe failed on this host
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface BerthPaths {
   runDir: string;
   /** The host socket the docker CLI talks to. */
   dockerSocket: string;
+  /** Accelerators that failed their probe on this host (shared by all machines). */
+  acceleratorVerdicts: string;
   machine(name: string): MachinePaths;
 }
 
@@ -52,6 +55,7 @@ export function berthPaths(root: string = defaultRoot()): BerthPaths {
     machinesDir,
     runDir,
     dockerSocket: join(runDir, 'docker.sock'),
+    acceleratorVerdicts: join(root, 'accelerators.json'),
     machine(name: string): MachinePaths {
       const dir = join(machinesDir, name);
       const keysDir = join(dir, 'keys');

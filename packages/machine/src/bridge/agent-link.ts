@@ -173,6 +173,8 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     return new Promise((resolve, reject) => {
       const fail = (e: Error) => {
         client.removeAllListeners('ready');
+        // A dying connection may report more than one error; none of them matter any more.
+        client.on('error', () => undefined);
         client.end();
         reject(e);
       };

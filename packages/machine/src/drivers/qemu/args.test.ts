@@ -34,7 +34,9 @@ describe('qemuArgs', () => {
     const args = qemuArgs(base);
     assert.deepEqual(after(args, '-kernel'), ['/img/vmlinuz']);
     assert.deepEqual(after(args, '-initrd'), ['/img/initrd.img']);
-    assert.deepEqual(after(args, '-append'), ['console=ttyS0 panic=-1 quiet']);
+    assert.deepEqual(after(args, '-append'), ['console=ttyS0 quiet panic=-1']);
+    const own = qemuArgs({ ...base, cmdline: 'console=ttyS0 quiet panic=5' });
+    assert.deepEqual(after(own, '-append'), ['console=ttyS0 quiet panic=5']);
     assert.deepEqual(after(args, '-machine'), ['q35']);
     assert.deepEqual(after(args, '-smp'), ['2']);
     assert.deepEqual(after(args, '-m'), ['1024']);

@@ -65,9 +65,12 @@ export function qemuArgs(spec: QemuBootSpec): string[] {
       : spec.accelerator === 'tcg'
         ? 'tcg,thread=multi'
         : spec.accelerator;
-  const cmdline = [`console=${consoleDevice(spec.arch)}`, 'panic=-1', spec.cmdline]
-    .filter((w) => w.trim() !== '')
-    .join(' ');
+  // The image's own words win; the console and panic behaviour are added only when it has none.
+  const words = spec.cmdline.split(/\s+/).filter((w) => w !== '');
+  if (!words.some((w) => w.startsWith('console=')))
+    words.unshift(`console=${consoleDevice(spec.arch)}`);
+  if (!words.some((w) => w.startsWith('panic='))) words.push('panic=-1');
+  const cmdline = words.join(' ');
   const args = [
     '-nodefaults',
     '-no-user-config',

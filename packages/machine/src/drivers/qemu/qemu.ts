@@ -87,7 +87,7 @@ class QemuDriver implements Driver {
       qmp: join(run, 'qmp.sock'),
       info: join(run, 'qemu.json'),
       guestConfig: join(run, 'guest-config.json'),
-      verdicts: join(ctx.paths.dir, 'accelerators.json'),
+      verdicts: join(ctx.hostStateDir, 'accelerators.json'),
     };
   }
 
@@ -143,16 +143,19 @@ class QemuDriver implements Driver {
         knownBad: readKnownBad(this.files.verdicts),
       },
     );
+    const failed: string[] = [];
     const { accelerator, result } = await bootWithFallback(
       candidates,
       (accel, isLast) => this.boot(accel, isLast, startOpts.signal),
       (attempt) => {
-        if (attempt.accelerator !== 'tcg') rememberBad(this.files.verdicts, attempt.accelerator);
+        failed.push(attempt.accelerator);
         startOpts.onNotice?.(
           `${attempt.accelerator}: ${attempt.error ?? 'failed'}; trying the next accelerator`,
         );
       },
     );
+    // Blamed only once a later candidate booted the same guest: then the image is not at fault.
+    for (const bad of failed) rememberBad(this.files.verdicts, bad);
     return {
       pid: result.pid,
       accelerator,
@@ -208,7 +211,7 @@ class QemuDriver implements Driver {
         {
           timeoutMs: isLast
             ? (this.opts.bootTimeoutMs ?? 180_000)
-            : (this.opts.probeTimeoutMs ?? 30_000),
+            : (this.opts.probeTimeoutMs ?? 15_000),
           intervalMs: 200,
           ...(signal ? { signal } : {}),
           giveUp: () =>
@@ -282,7 +285,7 @@ class QemuDriver implements Driver {
   async delete(): Promise<void> {
     await this.stop({ timeoutMs: 5000 });
     const { paths } = this.ctx;
-    for (const f of [paths.dataDisk, paths.serialLog, `${paths.serialLog}.1`, this.files.verdicts])
+    for (const f of [paths.dataDisk, paths.serialLog, `${paths.serialLog}.1`])
       rmSync(f, { force: true });
   }
 
