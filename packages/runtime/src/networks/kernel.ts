@@ -24,7 +24,10 @@ export function tool(cmd: string, args: readonly string[], input?: string): Prom
         } else resolve(stdout);
       },
     );
-    if (input !== undefined) child.stdin?.end(input);
+    if (input !== undefined) {
+      child.stdin?.on('error', () => undefined); // it failed before reading: reported above
+      child.stdin?.end(input);
+    }
   });
 }
 
@@ -74,17 +77,6 @@ export async function deleteLink(name: string): Promise<void> {
   }
 }
 
-/** A new network namespace kept alive by a bind mount on `path`, with lo up. */
-export async function createNetns(path: string): Promise<void> {
-  closeSync(openSync(path, 'w', 0o444));
-  try {
-    await tool('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
-  } catch (err) {
-    deleteNetns(path);
-    throw err;
-  }
-}
-
 /** Unmounts and removes a namespace file; the namespace dies with its last process. */
 export function deleteNetns(path: string): void {
   try {
@@ -94,11 +86,6 @@ export function deleteNetns(path: string): void {
     if (!isErrnoError(err) || (err.code !== 'EINVAL' && err.code !== 'ENOENT')) throw err;
   }
   rmSync(path, { force: true });
-}
-
-/** Runs `ip -batch` inside the namespace at `netnsPath`. */
-export async function ipInNetns(netnsPath: string, commands: readonly string[]): Promise<string> {
-  return tool('nsenter', [`--net=${netnsPath}`, 'ip', '-batch', '-'], commands.join('\n') + '\n');
 }
 
 export interface VethSpec {
@@ -115,21 +102,62 @@ export interface VethSpec {
   defaultVia?: string;
 }
 
-/** Plugs a veth pair between a bridge and a namespace and configures the container end. */
-export async function plugVeth(v: VethSpec): Promise<void> {
-  await tool('ip', [
-    'link', 'add', 'name', v.hostName, 'type', 'veth',
-    'peer', 'name', v.ifName, 'address', v.mac, 'netns', v.netnsPath,
-  ]); // prettier-ignore
+/**
+ * Plugs veth pairs between bridges and the namespace at `netnsPath` and configures the
+ * container ends; with `create`, makes the namespace first (a bind mount on `netnsPath`, lo
+ * up). One shell runs every tool: each spawn from the daemon costs far more than a fork from
+ * a small shell. On failure nothing of it is left.
+ */
+export async function setupSandbox(
+  netnsPath: string,
+  create: boolean,
+  veths: readonly VethSpec[],
+): Promise<void> {
+  // `ip -batch` splits on whitespace, and the path goes into its lines.
+  if (/\s/.test(netnsPath)) {
+    throw new SystemError(`network namespace path must not contain whitespace: ${netnsPath}`);
+  }
+  const host = veths.flatMap((v) => [
+    `link add name ${v.hostName} type veth peer name ${v.ifName} address ${v.mac} netns ${netnsPath}`,
+    `link set dev ${v.hostName} master ${v.bridge} up`,
+  ]);
+  const inside = [
+    ...(create ? ['link set lo up'] : []),
+    ...veths.flatMap((v) => [
+      `addr add ${v.addressCidr} dev ${v.ifName}`,
+      `link set dev ${v.ifName} up`,
+      ...(v.defaultVia ? [`route replace default via ${v.defaultVia} dev ${v.ifName}`] : []),
+    ]),
+  ];
+  const heredoc = (cmd: string, lines: string[]) =>
+    lines.length > 0 ? [`${cmd} <<'BERTH_EOF'`, ...lines, 'BERTH_EOF'] : [];
+  const script = [
+    'set -e',
+    ...(create ? ['unshare --net="$1" true'] : []),
+    ...heredoc('ip -batch -', host),
+    ...heredoc('nsenter --net="$1" ip -batch -', inside),
+  ].join('\n');
+  if (create) closeSync(openSync(netnsPath, 'w', 0o444));
   try {
-    await tool('ip', ['link', 'set', 'dev', v.hostName, 'master', v.bridge, 'up']);
-    const inside = [`addr add ${v.addressCidr} dev ${v.ifName}`, `link set dev ${v.ifName} up`];
-    if (v.defaultVia) inside.push(`route replace default via ${v.defaultVia} dev ${v.ifName}`);
-    await ipInNetns(v.netnsPath, inside);
+    await tool('sh', ['-c', script, 'berth-sandbox', netnsPath]);
   } catch (err) {
-    await deleteLink(v.hostName).catch(() => undefined);
+    await dropLinks(veths.map((v) => v.hostName)).catch(() => undefined);
+    if (create) deleteNetns(netnsPath);
     throw err;
   }
+}
+
+/** Deletes links that may already be gone (with their namespace), in one command. */
+export async function dropLinks(names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  const lines = names.map((n) => `link del dev ${n}`).join('\n') + '\n';
+  // -force: go on past links that no longer exist; report only other failures.
+  await tool('ip', ['-force', '-batch', '-'], lines).catch((err: unknown) => {
+    const real = String(err)
+      .split('\n')
+      .filter((l) => l.trim() && !/Cannot find device|Command failed|^ip -force/.test(l));
+    if (real.length > 0) throw err;
+  });
 }
 
 // ---- iptables: only rules we made, each tagged with a comment naming its bridge ----------

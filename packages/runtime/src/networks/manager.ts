@@ -44,13 +44,13 @@ import {
 } from './ipam.js';
 import {
   addNat,
-  createNetns,
-  deleteLink,
   deleteNetns,
+  dropLinks,
   ensureBridge,
   hostRoutes,
   linkExists,
-  plugVeth,
+  setupSandbox,
+  type VethSpec,
 } from './kernel.js';
 import { planBindings, portMap, type OpenBinding } from './ports.js';
 import { openProxy, type PortProxy } from './proxy.js';
@@ -796,19 +796,22 @@ export class NetworkManager implements NetworkService {
       return;
     }
     const netnsPath = join(this.netnsDir, id);
-    await createNetns(netnsPath);
     live.state.netnsPath = netnsPath;
     entry.live = live;
     this.store.saveSandbox(id, live.state);
+    const veths: VethSpec[] = [];
     let networkDns: string | undefined;
     for (const netId of Object.keys(entry.config.networks)) {
       const net = this.networks.get(netId);
       if (!net || net.Driver !== 'bridge') continue;
-      await this.plugEndpoint(id, entry, net);
+      const veth = await this.planEndpoint(entry, net);
+      if (veth) veths.push(veth);
       if (!networkDns && this.isUserDefined(net) && this.dns.has(net.Id)) {
         networkDns = net.IPAM.Config[0]?.Gateway;
       }
     }
+    await setupSandbox(netnsPath, true, veths);
+    this.store.saveSandbox(id, live.state);
     await this.openPorts(id, entry, live);
     writeFileSync(
       paths.resolvConfPath,
@@ -838,11 +841,17 @@ export class NetworkManager implements NetworkService {
     };
   }
 
-  /** Allocates an address on `net` and plugs a veth into the container's namespace. */
-  private async plugEndpoint(id: string, entry: ContainerEntry, net: NetworkRecord): Promise<void> {
+  /**
+   * Allocates an address on `net` for the container and records the endpoint (so the next
+   * allocation sees it); returns the veth to plug, or undefined when there is nothing to plug.
+   */
+  private async planEndpoint(
+    entry: ContainerEntry,
+    net: NetworkRecord,
+  ): Promise<VethSpec | undefined> {
     const live = entry.live;
     const plan = this.plan(net);
-    if (!live?.state.netnsPath || !plan || !net.device) return;
+    if (!live?.state.netnsPath || !plan || !net.device) return undefined;
     await this.bringUp(net);
     const inUse = new Set(this.endpointsOn(net.Id).map((e) => parseIPv4(e.ep.ip) ?? 0));
     const att = entry.config.networks[net.Id];
@@ -858,8 +867,9 @@ export class NetworkManager implements NetworkService {
       ifName: `eth${n}`,
       hostVeth: `veth${hex(4).slice(0, 7)}`,
     };
-    const hasDefault = Object.keys(live.state.endpoints).length > 0;
-    await plugVeth({
+    const hasDefault = Object.values(live.state.endpoints).length > 0;
+    live.state.endpoints[net.Id] = ep;
+    return {
       hostName: ep.hostVeth,
       bridge: net.device,
       netnsPath: live.state.netnsPath,
@@ -867,9 +877,7 @@ export class NetworkManager implements NetworkService {
       addressCidr: `${ep.ip}/${plan.subnet.prefix}`,
       mac: ep.mac,
       ...(hasDefault || net.Internal ? {} : { defaultVia: formatIPv4(plan.gateway) }),
-    });
-    live.state.endpoints[net.Id] = ep;
-    this.store.saveSandbox(id, live.state);
+    };
   }
 
   private async openPorts(id: string, entry: ContainerEntry, live: Live): Promise<void> {
@@ -990,8 +998,9 @@ export class NetworkManager implements NetworkService {
     if (!entry || !live) return;
     await Promise.all(live.proxies.map((p) => p.close().catch(() => undefined)));
     live.proxies = [];
-    for (const ep of Object.values(live.state.endpoints)) {
-      await deleteLink(ep.hostVeth).catch((err: unknown) =>
+    {
+      const veths = Object.values(live.state.endpoints).map((ep) => ep.hostVeth);
+      await dropLinks(veths).catch((err: unknown) =>
         this.log.warn('cannot delete a veth', { err }),
       );
     }
@@ -1056,10 +1065,15 @@ export class NetworkManager implements NetworkService {
         ep.IPAMConfig?.IPv4Address,
       );
       if (entry.live?.state.netnsPath) {
+        const live = entry.live;
+        const netnsPath = entry.live.state.netnsPath;
         try {
-          await this.plugEndpoint(c.id, entry, net);
+          const veth = await this.planEndpoint(entry, net);
+          if (veth) await setupSandbox(netnsPath, false, [veth]);
+          this.store.saveSandbox(c.id, live.state);
         } catch (err) {
           delete entry.config.networks[net.Id];
+          delete live.state.endpoints[net.Id];
           throw err;
         }
         await this.refreshHostsFor([net.Id], c.id);
@@ -1095,7 +1109,7 @@ export class NetworkManager implements NetworkService {
       this.store.saveConfig(id, entry.config);
       const ep = entry.live?.state.endpoints[net.Id];
       if (entry.live && ep) {
-        await deleteLink(ep.hostVeth);
+        await dropLinks([ep.hostVeth]);
         delete entry.live.state.endpoints[net.Id];
         this.store.saveSandbox(id, entry.live.state);
         await this.refreshHostsFor([net.Id], id);
