@@ -610,9 +610,12 @@ export class ContainerService {
         tty: rec.Config.Tty ?? false,
         openStdin: rec.Config.OpenStdin ?? false,
         stdinOnce: rec.Config.StdinOnce ?? false,
+        consoleSize: consoleSize(hc.ConsoleSize),
       });
       const pid = await this.waitStarted(handle, shim);
       if (pid === undefined) {
+        // Nothing reads the output of a run that never started: drop our ends.
+        for (const s of [handle.stdout, handle.stderr, handle.stdin]) s?.destroy();
         await handle.ended;
         await this.runtime.delete(rec.ID, { force: true }).catch(() => undefined);
         await undo();
@@ -638,16 +641,6 @@ export class ContainerService {
       live.shim = handle;
       const log = new JsonFileLog(rec.LogPath, logOpts);
       live.exited = this.monitor(rec, handle, log);
-      if (rec.Config.Tty) {
-        const size = hc.ConsoleSize;
-        if (size && (size[0] ?? 0) > 0 && (size[1] ?? 0) > 0) {
-          try {
-            resizeTty(pid, size[0] ?? 0, size[1] ?? 0);
-          } catch {
-            // the container may already be gone
-          }
-        }
-      }
     } catch (err) {
       await undo();
       throw err;
@@ -1222,6 +1215,11 @@ export class ContainerService {
   async spec(id: string): Promise<unknown> {
     return JSON.parse(await readFile(join(this.dir(id), 'config.json'), 'utf8')) as unknown;
   }
+}
+
+function consoleSize(size: number[] | null | undefined): [number, number] | undefined {
+  const [h = 0, w = 0] = size ?? [];
+  return h > 0 && w > 0 ? [h, w] : undefined;
 }
 
 /** "busybox" → "busybox:latest", as moby's "No such image" names a reference. */

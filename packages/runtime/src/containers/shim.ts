@@ -61,6 +61,8 @@ export interface ShimOptions {
   openStdin: boolean;
   /** EOF on the container's stdin when berthd closes its end (docker run -i); else the shim keeps it open. */
   stdinOnce: boolean;
+  /** The TTY's initial size, [height, width] (API 1.42+ clients send it with create). */
+  consoleSize?: [number, number] | undefined;
 }
 
 /** A running (or just exited) shim, with berthd's ends of its FIFOs. */
@@ -169,9 +171,15 @@ export function startShim(opts: ShimOptions): ShimHandle {
   if (!opts.tty) lines.push('exec 4<>stderr');
   if (keepStdin) lines.push('exec 5<>stdin');
   const stdinFrom = withStdin ? 'stdin' : '/dev/null';
+  // runc gives the container's pty the size of its own terminal: set that before it starts.
+  const [rows = 0, cols = 0] = opts.consoleSize ?? [];
+  const sizeCmd =
+    rows > 0 && cols > 0
+      ? `stty rows ${Math.floor(rows)} cols ${Math.floor(cols)} 2>/dev/null; `
+      : '';
   if (opts.tty) {
     lines.push(
-      `SHELL=/bin/sh script -qefc ${sq(`exec ${runc}`)} /dev/null <${stdinFrom} >stdout 2>&1 3>&- 5>&-`,
+      `SHELL=/bin/sh script -qefc ${sq(`${sizeCmd}exec ${runc}`)} /dev/null <${stdinFrom} >stdout 2>&1 3>&- 5>&-`,
     );
   } else {
     lines.push(`${runc} <${stdinFrom} >stdout 2>stderr 3>&- 4>&- 5>&-`);
