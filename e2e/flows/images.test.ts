@@ -75,6 +75,24 @@ describe('e2e: images', { skip: e2eSkip(), timeout: 240_000 }, () => {
     await pull.close();
   });
 
+  it('is reachable by keyboard: Tab to "Pull image", Enter opens the dialog, Escape closes it', async () => {
+    const page = stack.page;
+    await images.show();
+    await page.locator('body').click({ position: { x: 5, y: 700 } });
+    let focused = '';
+    for (let i = 0; i < 12 && focused !== 'Pull image'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+    }
+    assert.equal(focused, 'Pull image');
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Pull an image' });
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'image');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   it('removes the image', async () => {
     const { ref } = stack.env.images.multilayer;
     await images.show();

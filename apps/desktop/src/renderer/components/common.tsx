@@ -42,6 +42,8 @@ export function Dialog(props: {
     const d = ref.current;
     if (!d) return;
     d.showModal();
+    // showModal() focuses the first control (the close button); start where typing goes.
+    d.querySelector<HTMLElement>('[data-autofocus]')?.focus();
     const cancel = (e: Event) => {
       e.preventDefault();
       onClose();

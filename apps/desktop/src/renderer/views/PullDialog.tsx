@@ -88,7 +88,7 @@ export function PullDialog(props: { onClose: () => void; onPulled: (ref: string)
         <label className="grow">
           <span className="label">Image</span>
           <input
-            autoFocus
+            data-autofocus
             name="image"
             placeholder="e.g. nginx:alpine or 127.0.0.1:5000/app:1.0"
             value={ref}

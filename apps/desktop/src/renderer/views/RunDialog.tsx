@@ -63,7 +63,7 @@ export function RunDialog(props: {
             value={image}
             onChange={(e) => setImage(e.target.value)}
             required
-            autoFocus={!props.image}
+            data-autofocus={props.image ? undefined : true}
           />
         </label>
         <label>
@@ -72,7 +72,7 @@ export function RunDialog(props: {
             name="name"
             value={name}
             onChange={(e) => setName(e.target.value)}
-            autoFocus={!!props.image}
+            data-autofocus={props.image ? true : undefined}
           />
         </label>
         <label>
