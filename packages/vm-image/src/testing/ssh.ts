@@ -37,8 +37,9 @@ export async function engineRequest(
   client: Client,
   method: string,
   path: string,
+  socketPath = ENGINE_SOCKET,
 ): Promise<{ status: number; body: string }> {
-  const ch = await openEngineStream(client);
+  const ch = await openEngineStream(client, socketPath);
   const chunks: Buffer[] = [];
   ch.on('data', (c: Buffer) => chunks.push(c));
   const closed = new Promise<void>((resolve) => ch.on('close', () => resolve()));
