@@ -113,6 +113,8 @@ export class NetworkManager implements NetworkService {
   /** Networks whose bridge, NAT and DNS server are up in this process. */
   private readonly up = new Set<string>();
   private resolver: ContainerResolver | undefined;
+  /** Clean-ups still running; close() waits for them. */
+  private readonly pending = new Set<Promise<void>>();
   private queue: Promise<unknown> = Promise.resolve();
   private loaded: Promise<void> | undefined;
   private readonly hostResolv = readHostResolv();
@@ -988,6 +990,13 @@ export class NetworkManager implements NetworkService {
     return ips.length > 0 ? ips : undefined;
   }
 
+  private background(work: Promise<void>, what: string): void {
+    const p = work
+      .catch((err: unknown) => this.log.warn(what, { err }))
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
   releaseSandbox(containerId: string): Promise<void> {
     return this.serial(() => this.release(containerId));
   }
@@ -998,12 +1007,10 @@ export class NetworkManager implements NetworkService {
     if (!entry || !live) return;
     await Promise.all(live.proxies.map((p) => p.close().catch(() => undefined)));
     live.proxies = [];
-    {
-      const veths = Object.values(live.state.endpoints).map((ep) => ep.hostVeth);
-      await dropLinks(veths).catch((err: unknown) =>
-        this.log.warn('cannot delete a veth', { err }),
-      );
-    }
+    // The veths die with the namespace; deleting them explicitly (in the background: the
+    // kernel waits for RCU there) covers a namespace something else still holds.
+    const veths = Object.values(live.state.endpoints).map((ep) => ep.hostVeth);
+    this.background(dropLinks(veths), 'cannot delete a veth');
     if (live.state.netnsPath) {
       try {
         deleteNetns(live.state.netnsPath);
@@ -1180,6 +1187,7 @@ export class NetworkManager implements NetworkService {
 
   close(): Promise<void> {
     return this.serial(async () => {
+      await Promise.all([...this.pending]);
       for (const server of this.dns.values()) await server.close();
       this.dns.clear();
       this.up.clear();
@@ -1197,6 +1205,7 @@ export class NetworkManager implements NetworkService {
   teardownAll(): Promise<void> {
     return this.serial(async () => {
       for (const id of [...this.containers.keys()]) await this.release(id);
+      await Promise.all([...this.pending]);
       for (const net of this.networks.values()) await this.bringDown(net);
     });
   }
