@@ -1,4 +1,4 @@
-import { formatBytes } from '../format.js';
+import { formatBytes, plural } from '../format.js';
 import { useEngineStatus } from '../state.js';
 
 /** The engine's state as a coloured dot and words, with its size and load. */
@@ -25,8 +25,8 @@ export function StatusBar(props: { connected: boolean }) {
           </span>
           <span className="sep">·</span>
           <span>
-            {status.containersRunning ?? 0} running / {status.containers ?? 0} containers,{' '}
-            {status.images ?? 0} images
+            {status.containersRunning ?? 0} running / {plural(status.containers ?? 0, 'container')},{' '}
+            {plural(status.images ?? 0, 'image')}
           </span>
         </>
       )}

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { ImageSummary } from '../../shared/contract.js';
 import { EmptyState, ErrorBanner } from '../components/common.js';
-import { formatAge, formatBytes, shortId } from '../format.js';
+import { formatAge, formatBytes, plural, shortId } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
 import { PullDialog } from './PullDialog.js';
 import { RunDialog } from './RunDialog.js';
@@ -22,9 +22,7 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
     <section className="view" aria-labelledby="images-title">
       <header className="view-head">
         <h1 id="images-title">Images</h1>
-        <span className="muted">
-          {images.data ? `${list.length} image${list.length === 1 ? '' : 's'}` : ''}
-        </span>
+        <span className="muted">{images.data ? plural(list.length, 'image') : ''}</span>
         <span className="grow" />
         <button type="button" className="primary" onClick={() => setPulling(true)}>
           Pull image
