@@ -111,6 +111,7 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
     console.log(
       `# first boot: ready after ${(readyMs / 1000).toFixed(1)} s wall (${/berth-stage: ready (\S+)/.exec(guest.serial())?.[1]} guest uptime)`,
     );
+    console.log(`# stages (wall ms): ${JSON.stringify(guest.stageTimes())}`);
     assert.match(guest.serial(), /berth-stage: data-disk formatted/);
 
     const ping = await engineRequest(client, 'GET', '/_ping');
@@ -168,6 +169,7 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
     console.log(
       `# second boot: ready after ${(readyMs / 1000).toFixed(1)} s wall (${/berth-stage: ready (\S+)/.exec(guest.serial())?.[1]} guest uptime)`,
     );
+    console.log(`# stages (wall ms): ${JSON.stringify(guest.stageTimes())}`);
     await assert.rejects(connectAgent(guest.sshPort, otherKey), /authentication/i);
 
     // Second boot on the same disk: not formatted again, and the file is there.

@@ -18,6 +18,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { cpus, homedir } from 'node:os';
@@ -166,6 +167,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const finalDir = join(cacheDir, 'images', key);
     if (!opts.force && existsSync(join(finalDir, 'manifest.json'))) {
       log(`cached image ${finalDir}`);
+      const now = new Date();
+      utimesSync(finalDir, now, now);
       const manifest = ManifestSchema.parse(
         JSON.parse(readFileSync(join(finalDir, 'manifest.json'), 'utf8')),
       );
@@ -243,11 +246,23 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     mkdirSync(dirname(finalDir), { recursive: true });
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(stage, finalDir);
+    pruneImages(dirname(finalDir), KEEP_IMAGES);
     copyOut(finalDir, opts.outDir);
     return { dir: opts.outDir ?? finalDir, manifest, cached: false };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Images kept per architecture: berthd's source changes often, each change is a new key. */
+const KEEP_IMAGES = 3;
+
+function pruneImages(imagesDir: string, keep: number): void {
+  const byAge = readdirSync(imagesDir)
+    .map((name) => ({ name, mtime: statSync(join(imagesDir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of byAge.slice(keep))
+    rmSync(join(imagesDir, old.name), { recursive: true, force: true });
 }
 
 function copyOut(from: string, to: string | undefined): void {

@@ -23,6 +23,8 @@ export interface BootedGuest {
   process: ChildProcess;
   /** Everything the serial console printed so far. */
   serial(): string;
+  /** Wall ms since QEMU started at which each stage line arrived. */
+  stageTimes(): Record<string, number>;
   /** Resolves with ms since QEMU started when the stage appears; rejects on failure or timeout. */
   waitForStage(stage: BootStage, timeoutMs: number): Promise<number>;
   /** Resolves when QEMU exits; kills it after timeoutMs. */
@@ -57,9 +59,17 @@ export async function bootGuest(opts: BootOptions): Promise<BootedGuest> {
   ];
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let serial = '';
+  let partial = '';
+  const times: Record<string, number> = {};
   const waiters = new Set<() => void>();
   const onData = (c: Buffer) => {
     serial += c.toString('utf8');
+    const lines = (partial + c.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const s = parseStageLine(line);
+      if (s && times[s.stage] === undefined) times[s.stage] = Date.now() - started;
+    }
     for (const w of waiters) w();
   };
   child.stdout.on('data', onData);
@@ -76,6 +86,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootedGuest> {
     sshPort,
     process: child,
     serial: () => serial,
+    stageTimes: () => ({ ...times }),
     waitForStage(stage, timeoutMs) {
       return new Promise((resolve, reject) => {
         const check = () => {
