@@ -753,8 +753,14 @@ export class NetworkManager implements NetworkService {
       } else {
         // Keep the networks (connect/disconnect changed them); take the rest from the request.
         const fresh = this.configFor(req);
+        const removed = new Set(entry.config.removed ?? []);
         const networks = entry.config.partial
-          ? { ...fresh.networks, ...entry.config.networks }
+          ? {
+              ...Object.fromEntries(
+                Object.entries(fresh.networks).filter(([k]) => !removed.has(k)),
+              ),
+              ...entry.config.networks,
+            }
           : entry.config.networks;
         entry.config = { ...fresh, networks };
       }
@@ -1101,7 +1107,18 @@ export class NetworkManager implements NetworkService {
       const found = await this.resolver?.resolve(containerTerm);
       if (!found && !force) throw new NotFoundError(`No such container: ${containerTerm}`);
       const id = found?.id ?? containerTerm;
-      const entry = this.containers.get(id);
+      let entry = this.containers.get(id);
+      if (!entry && found) {
+        // Created without registering here (its create request unknown): remember that this
+        // network is off, for when its create-time networks are merged in at start.
+        entry = this.adopt(id, found.name);
+        if (entry.config.partial) {
+          entry.config.removed = [...(entry.config.removed ?? []), net.Id];
+          this.store.saveConfig(id, entry.config);
+          this.resolver?.networkSettingsChanged?.(id, this.settings(id) ?? {});
+          return;
+        }
+      }
       if (!entry?.config.networks[net.Id]) {
         throw new ForbiddenError(
           `container ${found?.id ?? containerTerm} is not connected to network ${net.Name}`,

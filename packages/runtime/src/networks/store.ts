@@ -75,6 +75,8 @@ export const containerConfigSchema = z.object({
   networks: z.record(z.string(), attachmentSchema),
   /** Learnt from `network connect` before the create request was seen (see adopt()). */
   partial: z.boolean().optional(),
+  /** Networks of the (unseen) create request disconnected while partial. */
+  removed: z.array(z.string()).optional(),
 });
 export type ContainerConfig = z.infer<typeof containerConfigSchema>;
 
