@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +34,14 @@ describe('EngineClient', () => {
         res.writeHead(404, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ message: 'No such image: nope:latest' }));
       }
+    });
+    // A hijacked exec: echoes what the client writes, upper-cased, after the start body.
+    server.on('upgrade', (req: IncomingMessage, conn: Duplex, head: Buffer) => {
+      seen.push(`UPGRADE ${req.method} ${req.url}`);
+      conn.write('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      if (head.length > 0) conn.write(head.toString('utf8').toUpperCase());
+      conn.on('data', (d: Buffer) => conn.write(d.toString('utf8').toUpperCase()));
+      conn.on('end', () => conn.end());
     });
     await new Promise<void>((resolve) => server.listen(socket, resolve));
   });
@@ -81,6 +90,28 @@ describe('EngineClient', () => {
       }
     }, /boom/);
     assert.deepEqual(statuses, ['Pulling fs layer']);
+  });
+
+  it('hijacks a connection: bytes flow both ways on the upgraded socket', async () => {
+    const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.41' });
+    const conn = await client.hijack({ method: 'POST', path: '/exec/abc/start', body: {} });
+    assert.ok(seen.includes('UPGRADE POST /v1.41/exec/abc/start'));
+    const got: string[] = [];
+    conn.on('data', (d: Buffer) => got.push(d.toString('utf8')));
+    const ended = new Promise((resolve) => conn.once('end', resolve));
+    conn.end('echo hi');
+    await ended;
+    assert.equal(got.join(''), '{}ECHO HI');
+  });
+
+  it('does not send a request whose signal is already aborted', async () => {
+    const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.41' });
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      client.raw({ method: 'GET', path: '/images/json', signal: controller.signal }),
+      (e: Error) => e.name === 'AbortError',
+    );
   });
 
   it('says the engine is unreachable when nothing listens', async () => {

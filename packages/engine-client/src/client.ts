@@ -3,7 +3,8 @@
  * streams, `jsonStream()` for progress/events. Addresses use DOCKER_HOST's syntax. The API version
  * is negotiated once through `/_ping` (the lower of ours and the engine's), as the docker CLI does.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { z } from 'zod';
 import { EngineUnreachableError, errorForStatus } from './errors.js';
@@ -26,6 +27,8 @@ export interface RequestSpec<S extends z.ZodType = z.ZodType> {
   schema?: S;
   /** Milliseconds before giving up on a reply (not applied to streams once they started). */
   timeoutMs?: number;
+  /** Aborting destroys the request, or the response stream once it has started. */
+  signal?: AbortSignal;
 }
 
 export interface EngineClientOptions {
@@ -94,9 +97,57 @@ export class EngineClient {
 
   /** Sends a request and returns the response once its status is 2xx; throws typed errors. */
   async raw(spec: RequestSpec): Promise<IncomingMessage> {
+    const { req, body } = await this.open(spec, {});
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.once('response', resolve);
+      req.once('error', (e) => reject(this.connectionError(e)));
+      this.send(req, body);
+    });
+    return this.accept(res);
+  }
+
+  /**
+   * A hijacked connection (exec start, attach): asks to upgrade to a raw stream and returns the
+   * socket once the engine answers `101`. An engine that refuses (404, 409) answers with an
+   * ordinary JSON error, thrown typed. The caller ends the socket when done.
+   */
+  async hijack(spec: RequestSpec): Promise<Socket> {
+    const { req, body } = await this.open(spec, { Connection: 'Upgrade', Upgrade: 'tcp' });
+    return new Promise<Socket>((resolve, reject) => {
+      req.once('upgrade', (_res: IncomingMessage, socket: Socket, head: Buffer) => {
+        if (head.length > 0) socket.unshift(head);
+        socket.setNoDelay(true);
+        spec.signal?.addEventListener('abort', () => socket.destroy(), { once: true });
+        resolve(socket);
+      });
+      req.once('response', (res: IncomingMessage) => {
+        this.accept(res).then((r) => {
+          // A 2xx without upgrading: not a stream this client can write to.
+          r.destroy();
+          reject(new Error(`${spec.path}: the engine did not upgrade the connection`));
+        }, reject);
+      });
+      req.once('error', (e) => reject(this.connectionError(e)));
+      this.send(req, body);
+    });
+  }
+
+  /** Nothing listening at the address is its own error, with words for people. */
+  private connectionError(err: Error): Error {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES'
+      ? new EngineUnreachableError(this.options.host, err)
+      : err;
+  }
+
+  private async open(
+    spec: RequestSpec,
+    extraHeaders: Record<string, string>,
+  ): Promise<{ req: ClientRequest; body: Buffer | Readable | undefined }> {
+    spec.signal?.throwIfAborted();
     const version = spec.path === '/_ping' ? undefined : await this.apiVersion();
     const path = `${version ? `/v${version}` : ''}${spec.path}${encodeQuery(spec.query)}`;
-    const headers: Record<string, string> = { ...spec.headers };
+    const headers: Record<string, string> = { ...spec.headers, ...extraHeaders };
     let body: Buffer | Readable | undefined;
     if (spec.body instanceof Readable) body = spec.body;
     else if (Buffer.isBuffer(spec.body)) body = spec.body;
@@ -105,25 +156,33 @@ export class EngineClient {
       headers['Content-Type'] ??= 'application/json';
     }
     if (Buffer.isBuffer(body)) headers['Content-Length'] = String(body.length);
-
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest({ ...this.address, method: spec.method, path, headers }, resolve);
-      req.on('error', (err) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        reject(
-          code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES'
-            ? new EngineUnreachableError(this.options.host, err)
-            : err,
-        );
+    const req = httpRequest({ ...this.address, method: spec.method, path, headers });
+    if (spec.timeoutMs) {
+      req.setTimeout(spec.timeoutMs, () =>
+        req.destroy(new Error(`timed out after ${spec.timeoutMs} ms`)),
+      );
+    }
+    if (spec.signal) {
+      const signal = spec.signal;
+      const abort = () => req.destroy(signal.reason instanceof Error ? signal.reason : undefined);
+      signal.addEventListener('abort', abort, { once: true });
+      req.once('close', () => signal.removeEventListener('abort', abort));
+      req.once('response', (res: IncomingMessage) => {
+        const end = () => res.destroy();
+        if (signal.aborted) end();
+        signal.addEventListener('abort', end, { once: true });
+        res.once('close', () => signal.removeEventListener('abort', end));
       });
-      if (spec.timeoutMs) {
-        req.setTimeout(spec.timeoutMs, () =>
-          req.destroy(new Error(`timed out after ${spec.timeoutMs} ms`)),
-        );
-      }
-      if (body instanceof Readable) body.pipe(req);
-      else req.end(body);
-    });
+    }
+    return { req, body };
+  }
+
+  private send(req: ClientRequest, body: Buffer | Readable | undefined): void {
+    if (body instanceof Readable) body.pipe(req);
+    else req.end(body);
+  }
+
+  private async accept(res: IncomingMessage): Promise<IncomingMessage> {
     const status = res.statusCode ?? 0;
     if (status >= 200 && status < 300) return res;
     throw errorForStatus(status, messageOf(await readAll(res), status));
