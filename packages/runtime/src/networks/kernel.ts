@@ -185,7 +185,17 @@ function natRules(bridge: string, subnet: string, internal: boolean): Rule[] {
     ];
   }
   const spec = ['-s', subnet, '!', '-o', bridge, ...tag, '-j', 'MASQUERADE'];
-  return [{ table: 'nat', chain: 'POSTROUTING', spec }];
+  // Accepts in FORWARD too, so NAT works where the policy is DROP (as after installing Docker).
+  const established = ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED'];
+  return [
+    { table: 'nat', chain: 'POSTROUTING', spec },
+    { table: 'filter', chain: 'FORWARD', spec: ['-i', bridge, ...tag, '-j', 'ACCEPT'] },
+    {
+      table: 'filter',
+      chain: 'FORWARD',
+      spec: ['-o', bridge, ...established, ...tag, '-j', 'ACCEPT'],
+    },
+  ];
 }
 
 function iptables(op: '-C' | '-A' | '-I' | '-D', r: Rule): Promise<string> {
@@ -204,7 +214,7 @@ async function ruleExists(r: Rule): Promise<boolean> {
 /** NAT out of a bridge (or, for an internal network, a drop of everything leaving it). */
 export async function addNat(bridge: string, subnet: string, internal: boolean): Promise<void> {
   for (const r of natRules(bridge, subnet, internal)) {
-    if (!(await ruleExists(r))) await iptables(internal ? '-I' : '-A', r);
+    if (!(await ruleExists(r))) await iptables(r.table === 'filter' ? '-I' : '-A', r);
   }
 }
 

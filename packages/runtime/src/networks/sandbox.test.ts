@@ -332,6 +332,45 @@ describe('network sandboxes (real netns, veth, bridge, runc)', { skip }, () => {
     assert.deepEqual(replies.sort(), ['pong:one', 'pong:two']);
   });
 
+  it('NAT rules come and go with a network; an internal one drops traffic leaving it', async () => {
+    const rules = async () => (await run('iptables-save', [])).stdout;
+    const open = await manager.createNetwork({ Name: 'berth-nat' });
+    const internal = await manager.createNetwork({ Name: 'berth-int', Internal: true });
+    const saved = await rules();
+    const subnet = String(open.IPAM.Config[0]?.Subnet);
+    assert.ok(
+      saved.includes(
+        `-A POSTROUTING -s ${subnet} ! -o ${open.device} -m comment --comment "berth:${open.device}" -j MASQUERADE`,
+      ),
+      saved,
+    );
+    assert.ok(
+      saved.includes(
+        `-A FORWARD -i ${internal.device} ! -o ${internal.device} -m comment --comment "berth:${internal.device}" -j DROP`,
+      ),
+      saved,
+    );
+    assert.equal(
+      saved.includes(`MASQUERADE`) &&
+        saved.includes(
+          `! -o ${internal.device} -m comment --comment "berth:${internal.device}" -j MASQUERADE`,
+        ),
+      false,
+    );
+    assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), '1');
+    const req = request('inside', { networkMode: 'berth-int' });
+    const box = await manager.createSandbox(req);
+    const r = await start(req, box, 'ip route');
+    await within(r.proc.exited, 10_000, 'ip route');
+    assert.doesNotMatch(await r.stdout, /default/);
+    await stop(req);
+    await manager.removeNetwork('berth-nat');
+    await manager.removeNetwork('berth-int');
+    const after = await rules();
+    assert.equal(after.includes(`berth:${open.device}`), false);
+    assert.equal(after.includes(`berth:${internal.device}`), false);
+  });
+
   it('none mode has only lo; release removes the namespace and veths', async () => {
     const req = request('lonely', { networkMode: 'none' });
     const box = await manager.createSandbox(req);
