@@ -255,6 +255,20 @@ export class ContainerService {
     return { rw, rootFs: rw + image };
   }
 
+  /**
+   * The record with current network settings: a stopped container's networks can change
+   * (`docker network connect/disconnect`), which only NetworkService knows.
+   */
+  async current(rec: ContainerRecord): Promise<ContainerRecord> {
+    if (rec.State.Running || !this.networks) return rec;
+    try {
+      const s = await this.networks.settingsFor(this.sandboxRequest(rec));
+      return Object.keys(s).length > 0 ? { ...rec, NetworkSettings: s } : rec;
+    } catch {
+      return rec;
+    }
+  }
+
   containersUsingImage(id: string): Promise<Array<{ id: string; running: boolean }>> {
     return Promise.resolve(
       this.store
@@ -342,7 +356,7 @@ export class ContainerService {
         Driver: 'overlayfs',
         Platform: 'linux',
         State: initialState(),
-        NetworkSettings: await this.stoppedNetworkSettings(body, hostConfig, name, config),
+        NetworkSettings: await this.stoppedNetworkSettings(id, body, hostConfig, name, config),
         NetworkingConfig: body.NetworkingConfig ?? null,
         Mounts: [],
         LogPath: join(dir, `${id}-json.log`),
@@ -457,6 +471,7 @@ export class ContainerService {
   }
 
   private async stoppedNetworkSettings(
+    id: string,
     body: CreateRequest,
     hostConfig: SpecHostConfig,
     name: string,
@@ -465,7 +480,7 @@ export class ContainerService {
     const base = emptyNetworkSettings(hostConfig.NetworkMode ?? 'default');
     if (!this.networks) return base;
     const rec = {
-      ID: '0'.repeat(64),
+      ID: id,
       Name: name,
       Config: config,
       HostConfig: hostConfig,
@@ -1113,7 +1128,9 @@ export class ContainerService {
         }
       }
       cur.State.Status = 'removing';
-      await this.runtime.delete(cur.ID, { force: true }).catch(() => undefined);
+      if (existsSync(join(this.runtimeRoot, cur.ID))) {
+        await this.runtime.delete(cur.ID, { force: true }).catch(() => undefined);
+      }
       unmountRootfs(rootfsPaths(this.dir(cur.ID)));
       await this.volumes
         ?.releaseMounts(cur.ID, { removeAnonymous: opts.volumes })

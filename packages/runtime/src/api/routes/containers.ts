@@ -134,7 +134,9 @@ export function registerContainerRoutes(
         ctx.res,
         200,
         await Promise.all(
-          list.map(async (r) => containerSummary(r, size ? await service.sizes(r) : undefined)),
+          list.map(async (r) =>
+            containerSummary(await service.current(r), size ? await service.sizes(r) : undefined),
+          ),
         ),
       );
     })
@@ -156,7 +158,7 @@ export function registerContainerRoutes(
       sendJson(
         ctx.res,
         200,
-        containerInspect(rec, {
+        containerInspect(await service.current(rec), {
           graphDriver: {
             LowerDir: lower.join(':'),
             UpperDir: paths.upper,
