@@ -16,3 +16,6 @@ export {
   type BackgroundStartOptions,
 } from './host/background.js';
 export { qemuDriver, type QemuDriverOptions } from './drivers/qemu/qemu.js';
+export { vzDriver, type VzDriverOptions } from './drivers/vz/vz.darwin.js';
+export { vzConfiguration, type VzConfig } from './drivers/vz/vz-config.js';
+export { hypervDriver, type HyperVDriverOptions } from './drivers/hyperv/hyperv.win32.js';

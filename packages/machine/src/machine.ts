@@ -201,8 +201,8 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
       }
       report(progressFor('bridge'));
       this.host = await this.serveHost(driver, left());
-      this.setState('running');
       report(progressFor('running'));
+      this.setState('running');
     } catch (e) {
       await this.teardownHost();
       if (!(e instanceof TimeoutError) || !(await driver.status()).running) {

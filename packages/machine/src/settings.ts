@@ -25,6 +25,11 @@ export const GuestImageSchema = z.object({
   system: z.string().optional(),
   /** Extra kernel command line words the image asks for. */
   cmdline: z.string().default(''),
+  /**
+   * A disk with an EFI system partition that boots the kernel and initramfs with the image's
+   * command line, for hypervisors without direct kernel boot (Hyper-V). VHDX.
+   */
+  efiBootDisk: z.string().optional(),
 });
 export type GuestImage = z.infer<typeof GuestImageSchema>;
 

@@ -6,7 +6,7 @@
  * the progress.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { MachineEvent } from '../machine.js';
@@ -37,6 +37,7 @@ export async function startInBackground(opts: BackgroundStartOptions): Promise<v
   const paths = berthPaths(opts.root).machine(opts.name);
   if (livePid(paths.hostPid) !== undefined) return;
   const from = existsSync(paths.hostLog) ? statSync(paths.hostLog).size : 0;
+  mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
   const out = openSync(paths.hostLog, 'a', 0o600);
   let child: ChildProcess;
   try {
@@ -54,12 +55,25 @@ export async function startInBackground(opts: BackgroundStartOptions): Promise<v
       () => done(new Error(`the machine did not start in ${opts.timeoutMs ?? 300_000} ms`)),
       opts.timeoutMs ?? 300_000,
     );
-    const exited = () =>
+    const exited = () => {
+      // What it printed before dying (an uncaught error) says more than its exit code.
+      let output = '';
+      try {
+        output = readFileSync(paths.hostLog, 'utf8')
+          .slice(from)
+          .trim()
+          .split('\n')
+          .slice(-15)
+          .join('\n');
+      } catch {
+        output = '';
+      }
       done(
         new Error(
-          `the host process exited (${child.exitCode ?? child.signalCode}); see ${paths.hostLog}`,
+          `the host process exited (${child.exitCode ?? child.signalCode}); see ${paths.hostLog}${output ? `\n${output}` : ''}`,
         ),
       );
+    };
     child.once('exit', exited);
     const tail = tailLines(paths.hostLog, (line) => {
       offset += Buffer.byteLength(line) + 1;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The background host process of one machine (see background.ts). */
-import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Machine } from '../machine.js';
 import { formatHostLogLine } from './background.js';
@@ -15,6 +15,7 @@ machine.on('event', (event) => {
   // The VM went away on its own: nothing left to serve.
   if (event.type === 'state' && event.state === 'stopped') exit(0);
 });
+mkdirSync(machine.paths.runDir, { recursive: true, mode: 0o700 });
 writeFileSync(machine.paths.hostPid, `${process.pid}\n`);
 
 let stopping = false;

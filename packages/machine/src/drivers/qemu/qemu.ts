@@ -5,18 +5,7 @@
  * needs is in `<runDir>`: qemu.pid, qmp.sock and qemu.json (accelerator, agent port).
  */
 import { spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  ftruncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_PORT, FW_CFG_NAME, BOOT_STAGE_PREFIX } from '@berth/vm-image/protocol';
 import { z } from 'zod';
@@ -30,6 +19,7 @@ import {
   type DriverStatus,
   type StartedGuest,
 } from '../../driver.js';
+import { ensureSparseDisk } from '../../util/disk.js';
 import { freePort, isAlive, livePid, runCommand, terminate } from '../../util/process.js';
 import { waitUntil } from '../../util/wait.js';
 import {
@@ -114,17 +104,7 @@ class QemuDriver implements Driver {
   }
 
   create(): Promise<void> {
-    const { dataDisk } = this.ctx.paths;
-    const size = this.ctx.settings.diskGiB * 1024 ** 3;
-    // Sparse and raw: costs only what the guest writes, and every hypervisor reads raw.
-    if (!existsSync(dataDisk) || statSync(dataDisk).size < size) {
-      const fd = openSync(dataDisk, existsSync(dataDisk) ? 'r+' : 'w', 0o600);
-      try {
-        ftruncateSync(fd, size);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    ensureSparseDisk(this.ctx.paths.dataDisk, this.ctx.settings.diskGiB);
     return Promise.resolve();
   }
 

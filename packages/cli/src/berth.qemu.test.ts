@@ -1,0 +1,213 @@
+/**
+ * End to end under QEMU/TCG, as a user: `berth machine init/start` with a temp HOME, the docker
+ * CLI through `~/.berth/run/docker.sock`, an image pulled from a registry on the host's loopback
+ * (the guest reaches it as 10.0.2.2), `docker run`, a bind mount of a host folder, a published
+ * port on the host's 127.0.0.1, QEMU killed with SIGKILL and booted again with the data disk
+ * intact, and `berth machine status` reflecting each state.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QEMU_USER_NET_HOST } from '@berth/vm-image/protocol';
+import { startRegistry, type Registry } from '../../runtime/dist/testing/registry.js';
+import { pushTestImage } from '../../runtime/dist/testing/test-images.js';
+import { engineTestSkip } from '../../runtime/dist/testing/engine-env.js';
+import { qemuSkip } from '../../machine/dist/testing/guest-image.js';
+import { freePort } from '../../machine/dist/util/process.js';
+import { berth, describeRun, type BerthResult } from './testing.js';
+
+const skip = qemuSkip() || engineTestSkip();
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path: '/index.html', timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(500);
+  }
+  throw new Error(
+    `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+  );
+}
+
+describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_000 }, () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let registry: Registry;
+  let guestRef: string;
+  const run = async (args: string[], timeoutMs = 120_000): Promise<BerthResult> =>
+    berth(args, { env, timeoutMs });
+  const ok = async (args: string[], timeoutMs?: number): Promise<BerthResult> => {
+    const r = await run(args, timeoutMs);
+    assert.equal(r.code, 0, describeRun(args, r));
+    return r;
+  };
+  const state = async (): Promise<string> => {
+    const r = await run(['machine', 'status', '--json']);
+    return (JSON.parse(r.stdout) as { state: string }).state;
+  };
+
+  before(async () => {
+    home = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
+    env = { PATH: process.env.PATH, HOME: home, DOCKER_CONFIG: join(home, '.docker') };
+    if (process.env.BERTH_IMAGE_DIR) env.BERTH_IMAGE_DIR = process.env.BERTH_IMAGE_DIR;
+    registry = await startRegistry();
+    const pushed = await pushTestImage(registry.host, 'busybox');
+    // The guest sees the host's loopback as the user-net gateway.
+    guestRef = pushed.ref.replace('127.0.0.1', QEMU_USER_NET_HOST);
+    mkdirSync(join(home, 'site'));
+    writeFileSync(join(home, 'site', 'index.html'), 'hello from the host\n');
+  });
+
+  after(async () => {
+    if (home) {
+      await run(['machine', 'rm', '--force']).catch(() => undefined);
+      rmSync(home, { recursive: true, force: true });
+    }
+    await registry?.stop();
+  });
+
+  it('inits a machine sharing the home folder', async () => {
+    const port = registry.host.split(':')[1] ?? '';
+    await ok([
+      'machine',
+      'init',
+      '--cpus',
+      '2',
+      '--memory',
+      '1536',
+      '--disk',
+      '4',
+      '--accel',
+      'tcg',
+      '--share',
+      home,
+      '--insecure-registry',
+      `${QEMU_USER_NET_HOST}:${port}`,
+    ]);
+    assert.equal(await state(), 'stopped');
+  });
+
+  it('starts with progress and serves ~/.berth/run/docker.sock', async () => {
+    const r = await ok(['machine', 'start'], 420_000);
+    assert.match(r.stderr, /Starting the engine/);
+    assert.match(r.stderr, /100% Berth is running/);
+    assert.equal(await state(), 'running');
+    assert.ok(existsSync(join(home, '.berth', 'run', 'docker.sock')));
+    const version = await ok(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']);
+    assert.equal(version.stdout.trim(), 'linux/amd64');
+  });
+
+  it('pulls from the host registry and runs a container', async () => {
+    await ok(['pull', guestRef], 300_000);
+    const images = await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.ok(images.stdout.includes(guestRef), images.stdout);
+    const hello = await ok(['run', '--rm', guestRef, 'echo', 'hello from the guest'], 180_000);
+    assert.equal(hello.stdout.trim(), 'hello from the guest');
+  });
+
+  it('bind-mounts a host folder at the same path', async () => {
+    const r = await ok(
+      ['run', '--rm', '-v', `${join(home, 'site')}:/site`, guestRef, 'cat', '/site/index.html'],
+      180_000,
+    );
+    assert.equal(r.stdout, 'hello from the host\n');
+  });
+
+  it('publishes a port on the host’s 127.0.0.1 and removes it with the container', async () => {
+    const port = await freePort();
+    await ok(
+      [
+        'run',
+        '-d',
+        '--name',
+        'web',
+        '-p',
+        `${port}:8080`,
+        '-v',
+        `${join(home, 'site')}:/www`,
+        guestRef,
+        'httpd',
+        '-f',
+        '-p',
+        '8080',
+        '-h',
+        '/www',
+      ],
+      180_000,
+    );
+    const body = await eventually(
+      'the published port to answer',
+      async () => {
+        const b = await httpGet(port);
+        return b === 'hello from the host\n' ? b : undefined;
+      },
+      120_000,
+    );
+    assert.equal(body, 'hello from the host\n');
+    await ok(['rm', '-f', 'web'], 120_000);
+    await eventually(
+      'the host listener to close',
+      () =>
+        httpGet(port).then(
+          () => undefined,
+          (e: NodeJS.ErrnoException) => (e.code === 'ECONNREFUSED' ? true : undefined),
+        ),
+      60_000,
+    );
+  });
+
+  it('notices QEMU being killed, and boots again with the data disk intact', async () => {
+    const status = JSON.parse((await run(['machine', 'status', '--json'])).stdout) as {
+      pid?: number;
+    };
+    assert.ok(status.pid);
+    process.kill(status.pid, 'SIGKILL');
+    await eventually(
+      'status to say stopped',
+      async () => ((await state()) === 'stopped' ? true : undefined),
+      60_000,
+    );
+    const down = await run(['ps']);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /Cannot connect to the Berth engine .* Try: berth machine start/);
+    await ok(['machine', 'start'], 420_000);
+    const images = await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.ok(images.stdout.includes(guestRef), images.stdout);
+  });
+
+  it('shows the guest console, stops, and removes everything', async () => {
+    const logs = await ok(['machine', 'logs']);
+    assert.match(logs.stdout, /berth-stage: ready/);
+    await ok(['machine', 'stop'], 120_000);
+    assert.equal(await state(), 'stopped');
+    await ok(['machine', 'rm']);
+    assert.equal(await state(), 'absent');
+    assert.equal(existsSync(join(home, '.berth', 'machines', 'default')), false);
+  });
+});

@@ -1,0 +1,43 @@
+/** Runs the built `berth` CLI as a user would, with a bounded time and its own HOME. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BERTH_JS = fileURLToPath(new URL('./berth.js', import.meta.url));
+
+export interface BerthResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function berth(
+  args: readonly string[],
+  opts: { env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<BerthResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BERTH_JS, ...args], {
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => {
+      stderr += `\n[berth ${args.join(' ')} killed after ${opts.timeoutMs ?? 60_000} ms]`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function describeRun(args: readonly string[], r: BerthResult): string {
+  return `berth ${args.join(' ')} → exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
+}
