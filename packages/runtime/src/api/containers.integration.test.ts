@@ -5,7 +5,7 @@
  * rotation, events, and recovery after berthd is killed. Every test removes its containers.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { describeResult, engineTestSkip, startEngineEnv } from '../testing/engine-env.js';
 import type { EngineEnv } from '../testing/engine-env.js';
@@ -239,6 +239,65 @@ describe(
       await env.dockerOk(['start', 'life2']);
       assert.equal((await inspect('life2')).State.Status, 'running');
       await rmf('life2');
+    });
+
+    it('shares namespaces: --network container:<name>, --pid host, --ipc host', async () => {
+      await env.dockerOk([
+        'run',
+        '-d',
+        '--name',
+        'owner',
+        '--hostname',
+        'owner-host',
+        image,
+        'sleep',
+        '1000',
+      ]);
+      const owner = await inspect('owner');
+      const net = (pid: number | string) => readlinkSync(`/proc/${pid}/ns/net`);
+      const joined = await env.dockerOk([
+        'run',
+        '--rm',
+        '--network',
+        'container:owner',
+        image,
+        'sh',
+        '-c',
+        'cat /etc/hostname; hostname; readlink /proc/self/ns/net',
+      ]);
+      assert.deepEqual(joined.stdout.trim().split('\n'), [
+        'owner-host',
+        'owner-host',
+        net(owner.State.Pid),
+      ]);
+      const hostPid = await env.dockerOk([
+        'run',
+        '--rm',
+        '--pid',
+        'host',
+        '--ipc',
+        'host',
+        image,
+        'sh',
+        '-c',
+        'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc',
+      ]);
+      assert.deepEqual(hostPid.stdout.trim().split('\n'), [
+        readlinkSync('/proc/self/ns/pid'),
+        readlinkSync('/proc/self/ns/ipc'),
+      ]);
+      await env.dockerOk(['stop', '-t', '0', 'owner']);
+      const refused = await env.docker([
+        'run',
+        '--rm',
+        '--network',
+        'container:owner',
+        image,
+        'true',
+      ]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /cannot join network of a non running container/);
+      await rmf('owner');
     });
 
     it('refuses a taken name and removing a running container, with Docker messages', async () => {

@@ -5,7 +5,7 @@
  * (255 and an Error when it wrote none), its mounts, sandbox and runtime state released.
  * Afterwards the restart policies decide which containers start again.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isMountPoint, mountRootfs, rootfsPaths, unmountRootfs } from './rootfs.js';
 import type { ContainerService } from './service.js';
 import { readExitFile, reattachShim, shimAlive, shimPaths } from './shim.js';
@@ -37,7 +37,8 @@ export async function recoverContainers(
       continue;
     }
     const shim = rec.Shim;
-    if (shim && shimAlive(shim.pid, shim.startTime)) {
+    // An exit file means the shim is done, even if its process lingers unreaped.
+    if (shim && shimAlive(shim.pid, shim.startTime) && !existsSync(paths.exitFile)) {
       // A crashed berthd's caller may have unmounted the rootfs on the host side; the container
       // keeps its own view, but exec and cp need the host's.
       if (!isMountPoint(rootfsPaths(dir).rootfs)) {

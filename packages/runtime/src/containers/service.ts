@@ -496,9 +496,20 @@ export class ContainerService {
 
   // ---- start -----------------------------------------------------------------------------
 
-  /** false when it was already running (304). */
-  start(idOrName: string): Promise<boolean> {
+  /** false when it was already running (304). A failed start removes an AutoRemove container. */
+  async start(idOrName: string): Promise<boolean> {
     const rec = this.store.lookup(idOrName);
+    try {
+      return await this.startManually(rec);
+    } catch (err) {
+      if (rec.HostConfig.AutoRemove && !rec.State.Running) {
+        await this.remove(rec.ID, { force: true, volumes: true }).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private startManually(rec: ContainerRecord): Promise<boolean> {
     return this.locked(rec.ID, async () => {
       const cur = this.store.lookup(rec.ID);
       if (cur.State.Paused) {
@@ -546,6 +557,9 @@ export class ContainerService {
       if (netMode.startsWith('container:')) {
         const other = this.runningPeer(netMode, 'network');
         namespaces.network = { path: `/proc/${other.State.Pid}/ns/net` };
+        // moby: a container on another's network takes that one's host name too.
+        rec.Config.Hostname = other.Config.Hostname ?? '';
+        rec.Config.Domainname = other.Config.Domainname ?? '';
         netFiles = {
           hosts: other.HostsPath,
           resolv: other.ResolvConfPath,

@@ -108,8 +108,15 @@ export function parentPid(pid: number): number | undefined {
   }
 }
 
+/** The shim is running: same pid and start time (no reuse), and not a zombie nobody reaped. */
 export function shimAlive(pid: number, startTime: string): boolean {
-  return processStartTime(pid) === startTime;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[0] !== 'Z' && rest[0] !== 'X' && rest[19] === startTime;
+  } catch {
+    return false;
+  }
 }
 
 /** A non-blocking stream on a FIFO end (libuv treats a FIFO fd as a pipe). */
