@@ -72,7 +72,10 @@ describe('docker events against berthd', { skip: skipUnless(ENGINE_TEST_TOOLS) }
       const tag = await cli(['tag', image.ref, 'events-test:live']);
       assert.equal(tag.code, 0, tag.stderr);
       await waitFor('the tag event', () => Promise.resolve(lines(out).length > 0), {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
+        giveUp: () => (child.exitCode === null ? undefined : `docker events exited: ${out}`),
+      }).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}; docker events printed: ${JSON.stringify(out)}`);
       });
       const [ev] = lines(out);
       assert.equal(ev?.Type, 'image');
