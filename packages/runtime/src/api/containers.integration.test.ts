@@ -322,6 +322,13 @@ describe(
       );
       const bad = await env.docker(['run', '--name', 'no/slash', image, 'true']);
       assert.match(bad.stderr, /Invalid container name \(no\/slash\)/);
+      const rmi = await env.docker(['rmi', image]);
+      assert.match(
+        rmi.stderr,
+        new RegExp(
+          `conflict: unable to remove repository reference .* \\(must force\\) - container ${id.slice(0, 12)} is using its referenced image`,
+        ),
+      );
       await env.dockerOk(['rm', '-f', 'busy']);
       const gone = await env.docker(['inspect', '--type', 'container', id]);
       assert.match(gone.stderr, /No such container/);

@@ -28,6 +28,10 @@ export async function recoverContainers(
     const paths = shimPaths(dir);
     if (!rec.State.Running) {
       unmountRootfs(rootfsPaths(dir));
+      // Stopped by a daemon shutdown before its removal could happen (moby's restore does the same).
+      if (rec.HostConfig.AutoRemove && rec.HasBeenStartedBefore) {
+        await service.remove(rec.ID, { force: true, volumes: true });
+      }
       continue;
     }
     if (rec.State.Restarting) {
