@@ -5,7 +5,9 @@
  * rotation, events, and recovery after berthd is killed. Every test removes its containers.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeResult, engineTestSkip, startEngineEnv } from '../testing/engine-env.js';
 import type { EngineEnv } from '../testing/engine-env.js';
@@ -180,6 +182,13 @@ describe(
       'gives a TTY with run -it: raw output, the terminal size, detach keys',
       { skip: which('script') ? false : 'needs `script`' },
       async () => {
+        const config = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+        after(() => rmSync(config, { recursive: true, force: true }));
+        const ttyEnv = {
+          ...process.env,
+          DOCKER_HOST: env.berthd.dockerHost,
+          DOCKER_CONFIG: config,
+        };
         const r = await run(
           'script',
           [
@@ -187,11 +196,24 @@ describe(
             `stty rows 24 cols 91; docker run -it --rm ${image} sh -c 'stty size; tty; exit 6'`,
             '/dev/null',
           ],
-          { env: { ...process.env, DOCKER_HOST: env.berthd.dockerHost }, timeoutMs: 60_000 },
+          { env: ttyEnv, timeoutMs: 60_000 },
         );
         assert.equal(r.code, 6, `${r.stdout}\n${r.stderr}`);
         assert.match(r.stdout, /24 91\r\n/);
         assert.match(r.stdout, /\/dev\/pts\/0\r\n/);
+
+        // ctrl-p ctrl-q detaches the client; the container keeps running.
+        const d = await run(
+          'sh',
+          [
+            '-c',
+            `(sleep 2; printf '\\020\\021') | script -qec "docker run -it --name det ${image} sh" /dev/null`,
+          ],
+          { env: ttyEnv, timeoutMs: 60_000 },
+        );
+        assert.equal(d.code, 0, `${d.stdout}\n${d.stderr}`);
+        assert.equal((await inspect('det')).State.Status, 'running');
+        await rmf('det');
       },
     );
 

@@ -92,6 +92,7 @@ export class ContainerIo {
       this.stdin.write(data);
       return;
     }
+    if (this.running) return; // a container without stdin (no -i): input goes nowhere
     // Bounded like a pipe buffer would be: a client cannot grow berthd without limit.
     if (this.pendingBytes + data.length > MAX_PENDING_STDIN) return;
     this.pendingStdin.push(data);

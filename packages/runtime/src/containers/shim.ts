@@ -269,6 +269,7 @@ function ended(
     };
     const poll = setInterval(() => {
       if (shimAlive(pid, startTime)) return;
+      clearInterval(poll);
       // Give the readers a moment to drain what is left, then stop waiting for them.
       setTimeout(() => {
         for (const s of streams) s.destroy();
