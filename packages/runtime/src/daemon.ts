@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { acceptUpgrades } from './api/hijack.js';
+import { registerBuildRoutes } from './api/routes/build.js';
 import { registerContainerRoutes } from './api/routes/containers.js';
 import { registerImageRoutes } from './api/routes/images.js';
 import { registerSystemRoutes } from './api/routes/system.js';
@@ -330,6 +331,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     registerVolumeRoutes(router, engine, volumes);
     registerNetworkRoutes(router, engine, networks);
     registerContainerRoutes(router, engine, containers);
+    registerBuildRoutes(router, engine, containers);
 
     const requestLog = logger.child({ component: 'api' });
     const bound: string[] = [];
