@@ -35,9 +35,7 @@ export class BuildCache {
       try {
         const doc = indexSchema.parse(JSON.parse(await readFile(this.file, 'utf8')));
         this.entries = new Map(Object.entries(doc.entries));
-        this.parents = new Map<Digest, Digest>(
-          Object.entries(doc.parents).map(([k, v]) => [k, v]),
-        );
+        this.parents = new Map<Digest, Digest>(Object.entries(doc.parents).map(([k, v]) => [k, v]));
       } catch {
         // absent or unreadable: start empty (a cache may always be lost)
       }
