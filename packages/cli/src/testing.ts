@@ -15,9 +15,11 @@ export function berth(
   opts: { env: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<BerthResult> {
   return new Promise((resolve, reject) => {
+    // Its own process group, so a timeout also kills the docker CLI it runs (which holds the pipes).
     const child = spawn(process.execPath, [BERTH_JS, ...args], {
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
@@ -25,7 +27,11 @@ export function berth(
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => {
       stderr += `\n[berth ${args.join(' ')} killed after ${opts.timeoutMs ?? 60_000} ms]`;
-      child.kill('SIGKILL');
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, opts.timeoutMs ?? 60_000);
     child.once('error', (e) => {
       clearTimeout(timer);

@@ -130,7 +130,7 @@ export function runDriverSuite(
     });
 
     it('stops, and keeps the data disk across a restart', async () => {
-      await driver.stop({ timeoutMs: 30_000 });
+      await driver.stop({ timeoutMs: 10_000 });
       assert.equal((await driver.status()).running, false);
       assert.equal(await driver.guestAgent(), undefined);
       await driver.stop({ timeoutMs: 1000 });
@@ -148,7 +148,7 @@ export function runDriverSuite(
       );
       await driver.start();
       assert.equal(await agentRuns(keys, driver), 'suite-guest');
-      await driver.stop({ timeoutMs: 30_000 });
+      await driver.stop({ timeoutMs: 10_000 });
     });
 
     it('deletes everything it made', async () => {
