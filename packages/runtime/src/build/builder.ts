@@ -240,6 +240,8 @@ export class Builder {
       this.deps.engine.events.emit('image', 'tag', final.id, { name: familiar(ref) });
       this.say(`Successfully tagged ${familiar(ref)}\n`);
     }
+    // With -q the CLI prints what the stream carried: just the ID.
+    if (this.req.quiet) this.req.output({ stream: `${final.id}\n` });
     return { id: final.id };
   }
 
