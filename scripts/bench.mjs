@@ -41,3 +41,53 @@ mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `pull-${result.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`wrote ${file}`);
+
+// Build benchmark (packages/runtime/src/bench/build.ts): a 10-step classic `docker build`
+// with and without cache, against `docker run --rm` latency and a FROM-only build.
+{
+  const { runBuildBench } = await import(join(root, 'packages/runtime/dist/bench/build.js'));
+  const b = await runBuildBench({ repetitions, log: (l) => console.log(l) });
+  const cell = (way) =>
+    `${b.medians[way].toFixed(0).padStart(7)} | ${b.runs[way].map((x) => x.toFixed(0)).join(', ')}`;
+  console.log(`\n${b.steps}-step docker build (classic builder), ${repetitions} runs, medians`);
+  console.log('| way                               | ms      | runs (ms)');
+  console.log('|-----------------------------------|---------|----------');
+  console.log(`| build --no-cache                  | ${cell('uncached')}`);
+  console.log(`| build, every step cached          | ${cell('cached')}`);
+  console.log(`| build FROM-only (context floor)   | ${cell('fromOnly')}`);
+  console.log(`| docker run --rm busybox true      | ${cell('runRm')}`);
+  console.log(
+    `cached rebuild / run --rm ${b.ratios.cachedVsRun.toFixed(2)}, / FROM-only build ${b.ratios.cachedVsContext.toFixed(2)}; uncached / cached ${b.ratios.uncachedVsCached.toFixed(1)}`,
+  );
+  const buildFile = join(outDir, `build-${b.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(buildFile, `${JSON.stringify(b, null, 2)}\n`);
+  console.log(`wrote ${buildFile}`);
+}
+
+// Desktop (e2e/bench/desktop.ts): start → interactive, the dashboard server's memory, and a
+// list of 200 containers. Skipped with its reason when a real part (Chromium, root…) is missing.
+const { e2eSkip } = await import(join(root, 'e2e/dist/support/stack.js'));
+const desktopSkip = e2eSkip();
+if (desktopSkip) console.log(`\ndesktop bench skipped: ${desktopSkip}`);
+else {
+  const { runDesktopBench } = await import(join(root, 'e2e/dist/bench/desktop.js'));
+  const d = await runDesktopBench({ log: (l) => console.log(l) });
+  console.log('\n| desktop                                  | value');
+  console.log('|------------------------------------------|----------');
+  console.log(`| server start → URL printed               | ${d.serverStartMs} ms`);
+  console.log(`| page → Containers with the engine state  | ${d.pageInteractiveMs} ms`);
+  console.log(
+    `| start → first interactive render         | ${d.startToInteractiveMs} ms (target < ${d.target.startToInteractiveMs}) ${d.startToInteractiveMs < d.target.startToInteractiveMs ? 'OK' : 'OVER TARGET'}`,
+  );
+  console.log(
+    `| first contentful paint                   | ${d.firstContentfulPaintMs?.toFixed(0) ?? '?'} ms`,
+  );
+  console.log(
+    `| dashboard server RSS idle / 200 listed   | ${d.serverRssIdleMiB.toFixed(0)} / ${d.serverRssListingMiB.toFixed(0)} MiB`,
+  );
+  console.log(`| ${d.containers} containers: list rendered         | ${d.listRenderMs} ms`);
+  console.log(`| ${d.containers} containers: one search keystroke  | ${d.searchKeystrokeMs} ms`);
+  const dfile = join(outDir, `desktop-${d.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(dfile, `${JSON.stringify(d, null, 2)}\n`);
+  console.log(`wrote ${dfile}`);
+}
