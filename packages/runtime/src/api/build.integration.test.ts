@@ -241,6 +241,34 @@ describe('docker build (classic builder) through berthd', { skip, timeout: 1_800
     assert.equal(layers.length, 1);
   });
 
+  it('records SHELL, ENTRYPOINT, VOLUME, STOPSIGNAL, HEALTHCHECK and COPY --chown', async () => {
+    const dir = ctx({
+      'f.txt': 'f',
+      Dockerfile: [
+        `FROM ${busybox}`,
+        'SHELL ["/bin/sh", "-ec"]',
+        'RUN echo shell-form-ran > /ran',
+        'COPY --chown=1234:2345 f.txt /owned/',
+        'VOLUME ["/data"]',
+        'STOPSIGNAL SIGUSR1',
+        'HEALTHCHECK --interval=5s --retries=2 CMD true',
+        'ENTRYPOINT ["stat", "-c", "%u:%g"]',
+        'CMD ["/owned/f.txt"]',
+      ].join('\n'),
+    });
+    await buildOk(['-t', 'meta', dir]);
+    const c = (await inspect('meta')).Config;
+    assert.deepEqual(c.Shell, ['/bin/sh', '-ec']);
+    assert.deepEqual(c.Entrypoint, ['stat', '-c', '%u:%g']);
+    assert.deepEqual(c.Cmd, ['/owned/f.txt']);
+    assert.deepEqual(c.Volumes, { '/data': {} });
+    assert.equal(c.StopSignal, 'SIGUSR1');
+    assert.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 });
+    assert.equal(await ok('run', '--rm', 'meta'), '1234:2345\n');
+    const history = await ok('history', '--no-trunc', '--format', '{{.CreatedBy}}', 'meta');
+    assert.match(history, /^\/bin\/sh -ec echo shell-form-ran > \/ran$/m);
+  });
+
   it('names the line of a syntax error', async () => {
     const dir = ctx({ Dockerfile: `FROM ${busybox}\nRUN true\nFORM x\n` });
     const r = await build([dir]);

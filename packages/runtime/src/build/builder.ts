@@ -318,7 +318,7 @@ export class Builder {
     const result = await pullImage({
       ref,
       platform,
-      auth: this.req.auths[ref.domain] ?? this.req.auths[`https://${ref.domain}`],
+      auth: this.req.auths[ref.domain],
       registry: { insecureRegistries: engine.config.insecureRegistries },
       content: engine.content,
       snapshotter: engine.snapshots,

@@ -90,6 +90,9 @@ export async function resolveSources(
       );
     }
     const clean = cleanSource(src);
+    if (inContext && posix.normalize(src).startsWith('../')) {
+      throw new CopyError(`${keyword} failed: forbidden path outside the build context: ${src} ()`);
+    }
     if (hasWildcards(clean)) {
       const matches = await walkMatches(root, clean.slice(1));
       out.push(...matches);

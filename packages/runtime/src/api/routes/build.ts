@@ -6,6 +6,7 @@
  * and the intermediate images only it kept.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -62,7 +63,8 @@ function registryConfig(header: string | string[] | undefined): Record<string, R
   const out: Record<string, RegistryAuth> = {};
   for (const [host, auth] of Object.entries(parsed.data)) {
     const decoded = decodeRegistryAuth(encodeRegistryAuth(auth));
-    if (decoded) out[host.replace(/^https?:\/\//, '').replace(/\/.*$/, '')] = decoded;
+    const name = host.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (decoded) out[name === 'index.docker.io' ? 'docker.io' : name] = decoded;
   }
   return out;
 }
@@ -81,8 +83,8 @@ export function registerBuildRoutes(
 ): void {
   const cache = new BuildCache(join(engine.config.dataRoot, 'build-cache'));
   const tmpRoot = join(engine.config.dataRoot, 'build-tmp');
-  // Contexts of builds cut off by a crash.
-  void rm(tmpRoot, { recursive: true, force: true }).catch(() => undefined);
+  // Contexts of builds cut off by a crash (before any build of this daemon can start).
+  rmSync(tmpRoot, { recursive: true, force: true });
   const log = engine.logger.child({ component: 'build' });
 
   router.post('/build', (ctx) => build(ctx));
