@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort, waitFor } from '@berth/runtime/testing/process.js';
 import { ContainersPage } from '../pages/containers.js';
 import { ImagesPage } from '../pages/images.js';
-import { e2eSkip, startStack, type Stack } from '../support/stack.js';
+import { e2eSkip, engineLacks, startStack, type Stack } from '../support/stack.js';
 
 const NAME = 'e2e-web';
 // busybox's httpd serves a page and the shell prints a line for the logs first.
@@ -85,6 +85,52 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
       /"Id": "[0-9a-f]{64}"/,
     );
     await stack.screenshot('container-inspect');
+    await detail.back();
+  });
+
+  it('opens a terminal in the container: typed keys run in its shell', async (t) => {
+    if (!started) return t.skip('no container was started');
+    const lacks = await engineLacks(stack, ['exec', NAME, 'true']);
+    if (lacks) return t.skip(lacks);
+    const detail = await containers.openDetail(NAME);
+    await detail.tab('Terminal');
+    await detail.typeInTerminal('echo hello-$((1+1))');
+    // The typed line shows `$((1+1))`; only the shell's output says hello-2.
+    await detail.terminal.getByText('hello-2', { exact: true }).waitFor({ timeout: 30_000 });
+    // The TTY has the pane's size (`stty size` → "rows cols"), and follows the window.
+    const sizes = async () =>
+      (await detail.terminal.locator('.xterm-rows > div').allTextContents())
+        .map((l) => l.trim())
+        .filter((l) => /^\d+\s\d+$/.test(l));
+    await detail.typeInTerminal('stty size');
+    await waitFor('stty size', async () => (await sizes()).length === 1, { timeoutMs: 15_000 });
+    await stack.screenshot('container-terminal');
+    await stack.page.setViewportSize({ width: 900, height: 600 });
+    await detail.typeInTerminal('stty size');
+    await waitFor('a second stty size', async () => (await sizes()).length === 2, {
+      timeoutMs: 15_000,
+    });
+    const [before, after] = await sizes();
+    assert.notEqual(after, before, 'a smaller window, a smaller TTY');
+    await stack.page.setViewportSize({ width: 1180, height: 760 });
+    await detail.back();
+  });
+
+  it("charts the container's CPU, memory and network", async (t) => {
+    if (!started) return t.skip('no container was started');
+    const lacks = await engineLacks(stack, ['stats', '--no-stream', NAME]);
+    if (lacks) return t.skip(lacks);
+    const detail = await containers.openDetail(NAME);
+    await detail.tab('Stats');
+    // A few samples (one a second) draw the lines.
+    await detail.chart('CPU').waitFor({ timeout: 30_000 });
+    await stack.page.waitForFunction(
+      () => document.querySelectorAll('.chart polyline').length >= 3,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.match((await detail.chart('Memory').getAttribute('aria-label')) ?? '', /\d/);
+    await stack.screenshot('container-stats');
     await detail.back();
   });
 

@@ -8,7 +8,9 @@ export class AppPage {
     this.engineState = page.getByTestId('engine-state');
   }
 
-  async open(section: 'Containers' | 'Images'): Promise<void> {
+  async open(
+    section: 'Containers' | 'Images' | 'Volumes' | 'Networks' | 'Settings' | 'Troubleshoot',
+  ): Promise<void> {
     await this.page
       .getByRole('navigation', { name: 'Sections' })
       .getByRole('link', { name: section })

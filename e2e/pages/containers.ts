@@ -65,6 +65,32 @@ export class ContainersPage extends AppPage {
     await this.page.getByRole('button', { name: `Stop ${name}` }).click();
   }
 
+  /** Pause, Resume, Restart, Start or Stop on one row. */
+  async act(action: 'Pause' | 'Resume' | 'Restart' | 'Start' | 'Stop', name: string) {
+    await this.page.getByRole('button', { name: `${action} ${name}`, exact: true }).click();
+  }
+
+  async search(text: string): Promise<void> {
+    await this.page.getByRole('searchbox', { name: 'Search containers' }).fill(text);
+  }
+
+  async filterState(label: 'All states' | 'Running' | 'Paused' | 'Stopped'): Promise<void> {
+    await this.page.getByLabel('Show containers in state').selectOption({ label });
+  }
+
+  /** The rows of one compose project's group. */
+  group(project: string): Locator {
+    return this.page.getByRole('rowgroup', { name: `Compose project ${project}` });
+  }
+
+  async select(name: string): Promise<void> {
+    await this.page.getByRole('checkbox', { name: `Select ${name}`, exact: true }).check();
+  }
+
+  get bulkBar(): Locator {
+    return this.page.getByRole('toolbar', { name: 'Selected containers' });
+  }
+
   async remove(name: string): Promise<void> {
     await this.page.getByRole('button', { name: `Remove ${name}` }).click();
   }
@@ -77,8 +103,25 @@ export class ContainerDetailPage {
     this.logs = page.getByLabel('Container logs');
   }
 
-  async tab(name: 'Logs' | 'Inspect'): Promise<void> {
+  async tab(name: 'Logs' | 'Inspect' | 'Stats' | 'Terminal'): Promise<void> {
     await this.page.getByRole('tab', { name }).click();
+  }
+
+  /** The terminal's screen (xterm.js renders its rows as text in the DOM). */
+  get terminal(): Locator {
+    return this.page.getByRole('region', { name: 'Terminal' });
+  }
+
+  /** Waits for the shell, then types a line into it as keystrokes and presses Enter. */
+  async typeInTerminal(line: string): Promise<void> {
+    await this.page.getByText('Connected — a shell in the container').waitFor({ timeout: 30_000 });
+    await this.terminal.click();
+    await this.page.keyboard.type(line, { delay: 10 });
+    await this.page.keyboard.press('Enter');
+  }
+
+  chart(title: 'CPU' | 'Memory' | 'Network'): Locator {
+    return this.page.getByRole('img', { name: new RegExp(`^${title}: `) });
   }
 
   async back(): Promise<void> {

@@ -65,3 +65,37 @@ export class ImagesPage extends AppPage {
     await this.page.getByRole('button', { name: `Run ${name}` }).click();
   }
 }
+
+/** The tag, push and history dialogs and pruning of the Images screen. */
+export class ImageToolsPage {
+  constructor(readonly page: Page) {}
+
+  async tag(source: string, target: string): Promise<void> {
+    await this.page.getByRole('button', { name: `Tag ${source}`, exact: true }).click();
+    const d = this.page.getByRole('dialog', { name: 'Tag an image' });
+    await d.getByLabel('New name').fill(target);
+    await d.getByRole('button', { name: 'Tag', exact: true }).click();
+    await d.waitFor({ state: 'detached' });
+  }
+
+  /** Opens the push dialog for an image and pushes `ref`; returns the dialog. */
+  async push(image: string, ref: string): Promise<Locator> {
+    await this.page.getByRole('button', { name: `Push ${image}`, exact: true }).click();
+    const d = this.page.getByRole('dialog', { name: 'Push an image' });
+    await d.getByLabel('Name to push').selectOption(ref);
+    await d.getByRole('button', { name: 'Push', exact: true }).click();
+    return d;
+  }
+
+  async history(image: string): Promise<Locator> {
+    await this.page.getByRole('button', { name: `History of ${image}`, exact: true }).click();
+    return this.page.getByRole('dialog', { name: `History of ${image}` });
+  }
+
+  async prune(): Promise<void> {
+    await this.page.getByRole('button', { name: 'Prune unused' }).click();
+    const d = this.page.getByRole('dialog', { name: 'Prune unused images' });
+    await d.getByRole('button', { name: 'Remove unused images' }).click();
+    await d.waitFor({ state: 'detached', timeout: 60_000 });
+  }
+}

@@ -3,7 +3,8 @@
  * images and a berthd (packages/runtime's `@berth/runtime/testing/*` helpers), the dashboard
  * server, and Debian's Chromium driven by playwright-core.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -41,6 +42,8 @@ export interface Stack {
   dashboard: Dashboard;
   browser: Browser;
   page: Page;
+  /** The dashboard's settings file (in a temp dir of this stack). */
+  settingsFile: string;
   /** Saves a screenshot of the page as e2e/artifacts/<name>.png. */
   screenshot(name: string): Promise<void>;
   close(): Promise<void>;
@@ -48,10 +51,16 @@ export interface Stack {
 
 export async function startStack(opts: { colorScheme?: 'light' | 'dark' } = {}): Promise<Stack> {
   const env = await startEngineEnv();
+  const home = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
+  const settingsFile = join(home, 'desktop-settings.json');
   let dashboard: Dashboard | undefined;
   let browser: Browser | undefined;
   try {
-    dashboard = await startDashboard({ engineHost: env.berthd.dockerHost, pollMs: 1000 });
+    dashboard = await startDashboard({
+      engineHost: env.berthd.dockerHost,
+      pollMs: 1000,
+      settingsFile,
+    });
     browser = await launchChromium();
     const context = await browser.newContext({
       viewport: { width: 1180, height: 760 },
@@ -68,6 +77,7 @@ export async function startStack(opts: { colorScheme?: 'light' | 'dark' } = {}):
       dashboard: d,
       browser: b,
       page,
+      settingsFile,
       screenshot: async (name) => {
         await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
       },
@@ -75,12 +85,25 @@ export async function startStack(opts: { colorScheme?: 'light' | 'dark' } = {}):
         await b.close().catch(() => undefined);
         await d.close();
         await env.stop();
+        rmSync(home, { recursive: true, force: true });
       },
     };
   } catch (e) {
     await browser?.close().catch(() => undefined);
     await dashboard?.close();
     await env.stop();
+    rmSync(home, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Why the engine cannot serve what a flow needs, from the docker CLI's own attempt (e.g. an
+ * engine without exec answers "page not found"), or false when it works.
+ */
+export async function engineLacks(stack: Stack, args: readonly string[]): Promise<string | false> {
+  const r = await stack.env.docker(args, { timeoutMs: 30_000 });
+  return r.code === 0
+    ? false
+    : `the engine cannot \`docker ${args.join(' ')}\`: ${r.stderr.trim()}`;
 }

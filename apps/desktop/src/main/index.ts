@@ -34,7 +34,7 @@ const BERTHD = fileURLToPath(
   new URL('../../../../packages/runtime/dist/cli/berthd.js', import.meta.url),
 );
 const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const TYPES: Record<string, string> = {
   '.html': 'text/html',
   '.js': 'text/javascript',

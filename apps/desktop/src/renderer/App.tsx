@@ -5,13 +5,27 @@ import { BerthProvider } from './state.js';
 import { ContainerDetailView } from './views/ContainerDetail.js';
 import { ContainersView } from './views/Containers.js';
 import { ImagesView } from './views/Images.js';
+import { NetworksView } from './views/Networks.js';
+import { SettingsView } from './views/Settings.js';
+import { TroubleshootView } from './views/Troubleshoot.js';
+import { VolumesView } from './views/Volumes.js';
 
-type Route = { view: 'containers' } | { view: 'container'; id: string } | { view: 'images' };
+const SECTIONS = {
+  containers: 'Containers',
+  images: 'Images',
+  volumes: 'Volumes',
+  networks: 'Networks',
+  settings: 'Settings',
+  troubleshoot: 'Troubleshoot',
+} as const;
+type Section = keyof typeof SECTIONS;
+
+type Route = { view: Section } | { view: 'container'; id: string };
 
 function parseRoute(hash: string): Route {
   const [, first, second] = hash.replace(/^#/, '').split('/');
-  if (first === 'images') return { view: 'images' };
   if (first === 'containers' && second) return { view: 'container', id: second };
+  if (first && Object.hasOwn(SECTIONS, first)) return { view: first as Section };
   return { view: 'containers' };
 }
 
@@ -46,7 +60,7 @@ function Shell({
   go: (hash: string) => void;
   connected: boolean;
 }) {
-  const section = route.view === 'images' ? 'images' : 'containers';
+  const section: Section = route.view === 'container' ? 'containers' : route.view;
   return (
     <div className="app">
       <nav className="sidebar" aria-label="Sections">
@@ -56,12 +70,16 @@ function Shell({
           </span>
           Berth
         </div>
-        <a href="#/containers" aria-current={section === 'containers' ? 'page' : undefined}>
-          Containers
-        </a>
-        <a href="#/images" aria-current={section === 'images' ? 'page' : undefined}>
-          Images
-        </a>
+        {(Object.keys(SECTIONS) as Section[]).map((key) => (
+          <a
+            key={key}
+            href={`#/${key}`}
+            className={key === 'settings' ? 'nav-gap' : undefined}
+            aria-current={section === key ? 'page' : undefined}
+          >
+            {SECTIONS[key]}
+          </a>
+        ))}
       </nav>
       <main className="main">
         {route.view === 'containers' && (
@@ -71,6 +89,10 @@ function Shell({
           <ContainerDetailView id={route.id} onBack={() => go('#/containers')} />
         )}
         {route.view === 'images' && <ImagesView onStarted={(id) => go(`#/containers/${id}`)} />}
+        {route.view === 'volumes' && <VolumesView />}
+        {route.view === 'networks' && <NetworksView />}
+        {route.view === 'settings' && <SettingsView />}
+        {route.view === 'troubleshoot' && <TroubleshootView />}
       </main>
       <StatusBar connected={connected} />
     </div>

@@ -30,7 +30,7 @@ export function useEngineStatus(): EngineStatus | undefined {
   return status;
 }
 
-type ListMethod = 'containers.list' | 'images.list';
+type ListMethod = 'containers.list' | 'images.list' | 'volumes.list' | 'networks.list';
 
 export interface Loaded<M extends Method> {
   data: Result<M> | undefined;
@@ -40,10 +40,10 @@ export interface Loaded<M extends Method> {
 }
 
 /**
- * A list that reloads itself when the engine reports a change of `eventType` (e.g. `image`),
- * and when the engine comes back.
+ * A list that reloads itself when the engine reports a change of one of `eventTypes` (e.g.
+ * `image`), and when the engine comes back.
  */
-export function useList<M extends ListMethod>(method: M, eventType: string): Loaded<M> {
+export function useList<M extends ListMethod>(method: M, eventTypes: readonly string[]): Loaded<M> {
   const berth = useBerth();
   const [state, setState] = useState<{ data?: Result<M>; error?: string; loading: boolean }>({
     loading: true,
@@ -54,7 +54,10 @@ export function useList<M extends ListMethod>(method: M, eventType: string): Loa
       (e: unknown) => setState((s) => ({ data: s.data, error: errorText(e), loading: false })),
     );
   }, [berth, method]);
+  // Joined, so that a new array literal with the same types does not subscribe again.
+  const typesKey = eventTypes.join(',');
   useEffect(() => {
+    const types = typesKey.split(',');
     reload();
     let timer: ReturnType<typeof setTimeout> | undefined;
     // Bursts of events (a pull tags, a run creates and starts) cause one reload.
@@ -63,7 +66,7 @@ export function useList<M extends ListMethod>(method: M, eventType: string): Loa
       timer = setTimeout(reload, 150);
     };
     const offEvent = berth.on('engine.event', (ev) => {
-      if (ev.type === eventType) soon();
+      if (types.includes(ev.type)) soon();
     });
     const offStatus = berth.on('engine.status', soon);
     return () => {
@@ -71,7 +74,7 @@ export function useList<M extends ListMethod>(method: M, eventType: string): Loa
       offEvent();
       offStatus();
     };
-  }, [berth, reload, eventType]);
+  }, [berth, reload, typesKey]);
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 

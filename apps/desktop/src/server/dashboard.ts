@@ -13,13 +13,13 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DASHBOARD_WS_PATH, dispatch, eventFrame, type ServerFrame } from '../shared/contract.js';
-import { createBerthServices } from '../services/index.js';
+import { createBerthServices, type BerthServicesOptions } from '../services/index.js';
 import { Guard, tokenCookie } from './guard.js';
 
 /** Where Vite puts the renderer (`npm run build -w apps/desktop`). */
 export const RENDERER_DIR = fileURLToPath(new URL('../renderer/', import.meta.url));
 
-export interface DashboardOptions {
+export interface DashboardOptions extends Omit<BerthServicesOptions, 'onSettingsChanged'> {
   /** The engine's address, DOCKER_HOST syntax (`unix:///run/berth/berth.sock`). */
   engineHost: string;
   /** 0 (default) picks a free port. */
@@ -54,7 +54,9 @@ function csp(origin: string): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
-    "style-src 'self'",
+    // xterm.js sizes and colours its screen through <style> elements it creates at run time;
+    // scripts stay 'self' only, so injected markup still cannot run code.
+    "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data:",
     "font-src 'self'",
     `connect-src 'self' ${ws}`,
@@ -80,7 +82,7 @@ function refuseUpgrade(socket: Duplex, status: 401 | 403): void {
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const token = randomBytes(24).toString('base64url');
   const rendererDir = opts.rendererDir ?? RENDERER_DIR;
-  const services = createBerthServices({ engineHost: opts.engineHost, pollMs: opts.pollMs });
+  const services = createBerthServices(opts);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   // Both are set once the port is known, before the first request can arrive.
   let origin = 'http://127.0.0.1';

@@ -13,7 +13,10 @@ export interface MonitorListener {
 }
 
 /** The engine's status now: version and counts when it answers, the reason when not. */
-export async function engineStatus(client: EngineClient): Promise<EngineStatus> {
+export async function engineStatus(
+  client: EngineClient,
+  mode: EngineStatus['mode'] = 'native',
+): Promise<EngineStatus> {
   try {
     const [version, info] = await Promise.all([
       client.request({ method: 'GET', path: '/version', schema: versionSchema, timeoutMs: 5000 }),
@@ -22,6 +25,7 @@ export async function engineStatus(client: EngineClient): Promise<EngineStatus> 
     return {
       state: 'running',
       host: client.host,
+      mode,
       version: version.Version,
       apiVersion: version.ApiVersion,
       os: version.Os,
@@ -36,6 +40,7 @@ export async function engineStatus(client: EngineClient): Promise<EngineStatus> 
     return {
       state: 'unreachable',
       host: client.host,
+      mode,
       message: e instanceof Error ? e.message : String(e),
     };
   }
@@ -49,10 +54,35 @@ export class EngineMonitor {
   private following = false;
   private closed = false;
 
+  private boot: EngineStatus['boot'];
+
   constructor(
     private readonly client: EngineClient,
     private readonly pollMs = 3000,
+    readonly mode: EngineStatus['mode'] = 'native',
   ) {}
+
+  /**
+   * The VM's boot progress, from packages/machine's Machine service (its progress events);
+   * undefined once it is up or when there is no VM. Shown with the status until then.
+   */
+  reportBoot(progress: EngineStatus['boot']): void {
+    this.boot = progress;
+    if (!this.last) return;
+    this.publish({ ...this.last, boot: progress });
+  }
+
+  /** The status now, with the boot progress when the VM is starting. */
+  async status(): Promise<EngineStatus> {
+    const s = await engineStatus(this.client, this.mode);
+    return this.boot && s.state !== 'running' ? { ...s, boot: this.boot } : s;
+  }
+
+  private publish(status: EngineStatus): void {
+    if (JSON.stringify(status) === JSON.stringify(this.last)) return;
+    this.last = status;
+    for (const l of this.listeners) l.status?.(status);
+  }
 
   subscribe(listener: MonitorListener): () => void {
     this.listeners.add(listener);
@@ -73,12 +103,9 @@ export class EngineMonitor {
   private startPolling(): void {
     const tick = async () => {
       this.timer = undefined;
-      const status = await engineStatus(this.client);
+      const status = await this.status();
       if (this.closed || this.listeners.size === 0) return;
-      if (JSON.stringify(status) !== JSON.stringify(this.last)) {
-        this.last = status;
-        for (const l of this.listeners) l.status?.(status);
-      }
+      this.publish(status);
       if (status.state === 'running' && !this.following) this.followEvents();
       this.timer = setTimeout(() => void tick(), this.pollMs);
     };

@@ -102,3 +102,116 @@ export const progressSchema = z.looseObject({
     .looseObject({ current: z.number().optional(), total: z.number().optional() })
     .optional(),
 });
+
+const cpuStatsSchema = z.looseObject({
+  cpu_usage: z.looseObject({
+    total_usage: z.number().default(0),
+    percpu_usage: z.array(z.number()).nullish(),
+  }),
+  system_cpu_usage: z.number().optional(),
+  online_cpus: z.number().optional(),
+});
+
+export const statsSchema = z.looseObject({
+  read: z.string().optional(),
+  cpu_stats: cpuStatsSchema,
+  precpu_stats: cpuStatsSchema.partial().optional(),
+  memory_stats: z.looseObject({
+    usage: z.number().optional(),
+    limit: z.number().optional(),
+    stats: z.record(z.string(), z.number()).optional(),
+  }),
+  networks: z
+    .record(z.string(), z.looseObject({ rx_bytes: z.number(), tx_bytes: z.number() }))
+    .optional(),
+});
+export type StatsJson = z.infer<typeof statsSchema>;
+
+export const execCreatedSchema = z.looseObject({ Id: z.string() });
+
+export const imageHistoryListSchema = z.array(
+  z.looseObject({
+    Id: z.string(),
+    Created: z.number(),
+    CreatedBy: z.string().optional(),
+    Size: z.number(),
+    Tags: z.array(z.string()).nullish(),
+    Comment: z.string().optional(),
+  }),
+);
+
+export const imagePruneSchema = z.looseObject({
+  ImagesDeleted: z
+    .array(z.looseObject({ Untagged: z.string().optional(), Deleted: z.string().optional() }))
+    .nullish(),
+  SpaceReclaimed: z.number().optional(),
+});
+
+export const volumePruneSchema = z.looseObject({
+  VolumesDeleted: z.array(z.string()).nullish(),
+  SpaceReclaimed: z.number().optional(),
+});
+
+export const volumeListSchema = z.looseObject({
+  Volumes: z
+    .array(
+      z.looseObject({
+        Name: z.string(),
+        Driver: z.string(),
+        Mountpoint: z.string(),
+        CreatedAt: z.string().optional(),
+        Labels: z.record(z.string(), z.string()).nullish(),
+        UsageData: z.looseObject({ Size: z.number(), RefCount: z.number() }).nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+export const dfVolumesSchema = z.looseObject({
+  Volumes: z
+    .array(
+      z.looseObject({
+        Name: z.string(),
+        UsageData: z.looseObject({ Size: z.number(), RefCount: z.number() }).nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+export const networkListSchema = z.array(
+  z.looseObject({
+    Id: z.string(),
+    Name: z.string(),
+    Driver: z.string().optional(),
+    Scope: z.string().optional(),
+    Internal: z.boolean().optional(),
+    Created: z.string().optional(),
+    IPAM: z
+      .looseObject({
+        Config: z
+          .array(z.looseObject({ Subnet: z.string().optional(), Gateway: z.string().optional() }))
+          .nullish(),
+      })
+      .nullish(),
+  }),
+);
+
+/** What a container list entry says about its mounts and networks (for "used by"). */
+export const containerUsesSchema = z.array(
+  z.looseObject({
+    Id: z.string(),
+    Names: z.array(z.string()).nullish(),
+    Mounts: z
+      .array(z.looseObject({ Type: z.string().optional(), Name: z.string().optional() }))
+      .nullish(),
+    NetworkSettings: z
+      .looseObject({
+        Networks: z
+          .record(z.string(), z.looseObject({ NetworkID: z.string().optional() }))
+          .nullish(),
+      })
+      .nullish(),
+  }),
+);
+
+export const infoRootSchema = z.looseObject({ DockerRootDir: z.string().optional() });

@@ -4,6 +4,7 @@
  * end with it; the engine's status and events reach every session through the monitor.
  */
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { demultiplex, NotFoundError, type EngineClient } from '@berth/engine-client';
 import type {
   ContainerDetail,
@@ -15,17 +16,41 @@ import type {
   Port,
 } from '../shared/contract.js';
 import { containerStateSchema } from '../shared/contract.js';
-import { engineStatus, type EngineMonitor } from './engine-monitor.js';
+import type { EngineMonitor } from './engine-monitor.js';
+import { tailFile } from './engine-log.js';
 import {
   containerInspectSchema,
   containerListSchema,
+  containerUsesSchema,
   createdSchema,
+  dfVolumesSchema,
   imageDeleteSchema,
+  imageHistoryListSchema,
   imageListSchema,
+  imagePruneSchema,
+  infoRootSchema,
+  networkListSchema,
   progressSchema,
+  volumeListSchema,
+  volumePruneSchema,
 } from './engine-schemas.js';
+import type { SettingsStore } from './settings-store.js';
+import { engineUsage, followStats, toSample } from './stats.js';
+import { Terminals } from './terminal.js';
 
 export type Emit = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+
+/** What Berth can do to the engine it manages (none for an engine it merely points at). */
+export interface EngineControl {
+  restart(): Promise<void>;
+}
+
+export interface SessionContext {
+  settings: SettingsStore;
+  engine?: EngineControl;
+  /** The engine's log; by default `<DockerRootDir>/berthd.log` as /info reports it. */
+  engineLogFile?: string;
+}
 
 export interface Session {
   handlers: Handlers;
@@ -61,8 +86,56 @@ function portsFromBindings(
 
 const enc = encodeURIComponent;
 
-export function openSession(client: EngineClient, monitor: EngineMonitor, emit: Emit): Session {
+/** One progress line of a pull or push, in the contract's shape (`id` is the layer's). */
+function progressLine(raw: unknown) {
+  const m = progressSchema.safeParse(raw);
+  if (!m.success || m.data.status === undefined) return undefined;
+  const { id, status, progressDetail } = m.data;
+  // Whole-image lines carry the tag or digest as id ("latest: Pulling from …").
+  const isLayer = id !== undefined && /^[0-9a-f]{12}$/.test(id);
+  return {
+    layer: isLayer ? id : undefined,
+    status: isLayer || id === undefined ? status : `${id}: ${status}`,
+    current: progressDetail?.current,
+    total: progressDetail?.total,
+  };
+}
+
+/** Container names by the volumes (names) and networks (ids) they use. */
+async function usage(client: EngineClient) {
+  const list = await client.request({
+    method: 'GET',
+    path: '/containers/json',
+    query: { all: true },
+    schema: containerUsesSchema,
+  });
+  const volumes = new Map<string, string[]>();
+  const networks = new Map<string, string[]>();
+  for (const c of list) {
+    const name = (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
+    for (const m of c.Mounts ?? []) {
+      if (m.Type === 'volume' && m.Name)
+        volumes.set(m.Name, [...(volumes.get(m.Name) ?? []), name]);
+    }
+    for (const n of Object.values(c.NetworkSettings?.Networks ?? {})) {
+      if (n.NetworkID) networks.set(n.NetworkID, [...(networks.get(n.NetworkID) ?? []), name]);
+    }
+  }
+  return { volumes, networks };
+}
+
+export function openSession(
+  client: EngineClient,
+  monitor: EngineMonitor,
+  emit: Emit,
+  ctx: SessionContext,
+): Session {
   const streams = new Map<string, IncomingMessage>();
+  const aborts = new Map<string, AbortController>();
+  const terminals = new Terminals(client, {
+    data: (termId, data) => emit('terminal.data', { termId, data }),
+    exit: (termId, error) => emit('terminal.exit', { termId, error }),
+  });
   const unsubscribe = monitor.subscribe({
     status: (s) => emit('engine.status', s),
     event: (e) => emit('engine.event', e),
@@ -75,19 +148,36 @@ export function openSession(client: EngineClient, monitor: EngineMonitor, emit: 
       query: { fromImage: ref },
     });
     for await (const raw of messages) {
-      const m = progressSchema.safeParse(raw);
-      if (!m.success || m.data.status === undefined) continue;
-      const { id, status, progressDetail } = m.data;
-      // Whole-image lines carry the tag or digest as id ("latest: Pulling from …").
-      const isLayer = id !== undefined && /^[0-9a-f]{12}$/.test(id);
-      emit('images.pullProgress', {
-        pullId,
-        layer: isLayer ? id : undefined,
-        status: isLayer || id === undefined ? status : `${id}: ${status}`,
-        current: progressDetail?.current,
-        total: progressDetail?.total,
-      });
+      const line = progressLine(raw);
+      if (line) emit('images.pullProgress', { pullId, ...line });
     }
+  }
+
+  async function push(ref: string, pushId: string): Promise<void> {
+    // The docker CLI sends the tag separately; a ref without one pushes every tag.
+    const at = ref.lastIndexOf(':');
+    const hasTag = at > ref.lastIndexOf('/');
+    const messages = client.jsonStream({
+      method: 'POST',
+      path: `/images/${enc(hasTag ? ref.slice(0, at) : ref)}/push`,
+      query: { tag: hasTag ? ref.slice(at + 1) : undefined },
+      // Anonymous: loopback and insecure registries need no credentials.
+      headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') },
+    });
+    for await (const raw of messages) {
+      const line = progressLine(raw);
+      if (line) emit('images.pushProgress', { pushId, ...line });
+    }
+  }
+
+  function cancel(streamId: string): null {
+    const res = streams.get(streamId);
+    streams.delete(streamId);
+    res?.destroy();
+    const abort = aborts.get(streamId);
+    aborts.delete(streamId);
+    abort?.abort();
+    return null;
   }
 
   async function followLogs(p: ParsedParams<'logs.follow'>): Promise<void> {
@@ -132,13 +222,13 @@ export function openSession(client: EngineClient, monitor: EngineMonitor, emit: 
       .finally(() => streams.delete(p.streamId));
   }
 
-  const post = async (path: string, query?: Record<string, string>) => {
+  const post = async (path: string, query?: Record<string, string | undefined>) => {
     await client.request({ method: 'POST', path, query });
     return null;
   };
 
   const handlers: Handlers = {
-    'engine.status': () => engineStatus(client),
+    'engine.status': () => monitor.status(),
 
     'images.list': async () => {
       const list = await client.request({
@@ -224,7 +314,53 @@ export function openSession(client: EngineClient, monitor: EngineMonitor, emit: 
       };
     },
 
+    'engine.usage': () => engineUsage(client),
+    'engine.restart': async () => {
+      if (!ctx.engine)
+        throw new Error('This engine is not managed by Berth; restart it where it runs.');
+      await ctx.engine.restart();
+      return null;
+    },
+
+    'images.tag': async ({ source, repo, tag }) => {
+      await post(`/images/${enc(source)}/tag`, { repo, ...(tag ? { tag } : {}) });
+      return null;
+    },
+    'images.push': async ({ ref, pushId }) => {
+      await push(ref, pushId);
+      return { ref };
+    },
+    'images.prune': async ({ all }) => {
+      const r = await client.request({
+        method: 'POST',
+        path: '/images/prune',
+        query: { filters: { dangling: [all ? 'false' : 'true'] } },
+        schema: imagePruneSchema,
+      });
+      return {
+        deleted: (r.ImagesDeleted ?? []).flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
+        spaceReclaimed: r.SpaceReclaimed ?? 0,
+      };
+    },
+    'images.history': async ({ id }) => {
+      const list = await client.request({
+        method: 'GET',
+        path: `/images/${enc(id)}/history`,
+        schema: imageHistoryListSchema,
+      });
+      return list.map((h) => ({
+        id: h.Id,
+        created: h.Created,
+        createdBy: h.CreatedBy ?? '',
+        size: h.Size,
+        tags: h.Tags ?? [],
+        comment: h.Comment ?? '',
+      }));
+    },
+
     'containers.start': ({ id }) => post(`/containers/${enc(id)}/start`),
+    'containers.pause': ({ id }) => post(`/containers/${enc(id)}/pause`),
+    'containers.unpause': ({ id }) => post(`/containers/${enc(id)}/unpause`),
     'containers.stop': ({ id }) => post(`/containers/${enc(id)}/stop`),
     'containers.restart': ({ id }) => post(`/containers/${enc(id)}/restart`),
     'containers.remove': async ({ id, force }) => {
@@ -272,11 +408,141 @@ export function openSession(client: EngineClient, monitor: EngineMonitor, emit: 
       await followLogs(p);
       return null;
     },
-    'logs.cancel': ({ streamId }) => {
-      const res = streams.get(streamId);
-      streams.delete(streamId);
-      res?.destroy();
+    'logs.cancel': ({ streamId }) => Promise.resolve(cancel(streamId)),
+    'stream.cancel': ({ streamId }) => Promise.resolve(cancel(streamId)),
+
+    'stats.follow': async ({ id, streamId }) => {
+      const abort = new AbortController();
+      aborts.set(streamId, abort);
+      const end = (error?: string) => {
+        const mine = aborts.get(streamId) === abort;
+        if (mine) aborts.delete(streamId);
+        // A cancelled stream ends quietly: the view that asked is gone.
+        if (mine || !abort.signal.aborted) emit('stats.end', { streamId, error });
+      };
+      // The first reply (or refusal) is awaited so errors reach the caller.
+      let first = true;
+      await new Promise<void>((resolve, reject) => {
+        followStats(client, id, abort.signal, (s) => {
+          if (first) {
+            first = false;
+            resolve();
+          }
+          emit('stats.sample', toSample(streamId, s));
+        }).then(
+          () => {
+            resolve();
+            end();
+          },
+          (e: unknown) => {
+            const message = e instanceof Error ? e.message : String(e);
+            if (first) reject(e instanceof Error ? e : new Error(message));
+            end(abort.signal.aborted ? undefined : message);
+          },
+        );
+      });
+      return null;
+    },
+
+    'terminal.open': (p) => terminals.start(p),
+    'terminal.input': ({ termId, data }) => {
+      terminals.input(termId, data);
       return Promise.resolve(null);
+    },
+    'terminal.resize': async ({ termId, cols, rows }) => {
+      await terminals.resize(termId, cols, rows);
+      return null;
+    },
+    'terminal.close': ({ termId }) => {
+      terminals.close(termId);
+      return Promise.resolve(null);
+    },
+
+    'volumes.list': async () => {
+      const [list, df, uses] = await Promise.all([
+        client.request({ method: 'GET', path: '/volumes', schema: volumeListSchema }),
+        client
+          .request({
+            method: 'GET',
+            path: '/system/df',
+            query: { type: 'volume' },
+            schema: dfVolumesSchema,
+          })
+          .catch(() => ({ Volumes: [] })),
+        usage(client),
+      ]);
+      const sizes = new Map((df.Volumes ?? []).map((v) => [v.Name, v.UsageData?.Size ?? -1]));
+      return (list.Volumes ?? []).map((v) => ({
+        name: v.Name,
+        driver: v.Driver,
+        mountpoint: v.Mountpoint,
+        created: v.CreatedAt,
+        size: sizes.get(v.Name) ?? v.UsageData?.Size ?? -1,
+        usedBy: uses.volumes.get(v.Name) ?? [],
+        labels: v.Labels ?? {},
+      }));
+    },
+    'volumes.remove': async ({ name, force }) => {
+      await client.request({ method: 'DELETE', path: `/volumes/${enc(name)}`, query: { force } });
+      return null;
+    },
+    'volumes.prune': async () => {
+      const r = await client.request({
+        method: 'POST',
+        path: '/volumes/prune',
+        query: { filters: { all: ['true'] } },
+        schema: volumePruneSchema,
+      });
+      return { deleted: r.VolumesDeleted ?? [], spaceReclaimed: r.SpaceReclaimed ?? 0 };
+    },
+
+    'networks.list': async () => {
+      const [list, uses] = await Promise.all([
+        client.request({ method: 'GET', path: '/networks', schema: networkListSchema }),
+        usage(client),
+      ]);
+      return list.map((n) => ({
+        id: n.Id,
+        name: n.Name,
+        driver: n.Driver ?? '',
+        scope: n.Scope ?? 'local',
+        internal: n.Internal ?? false,
+        subnets: (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
+        gateways: (n.IPAM?.Config ?? []).flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
+        containers: uses.networks.get(n.Id) ?? [],
+        created: n.Created,
+      }));
+    },
+    'networks.inspect': async ({ id }) => {
+      const raw = await client.request({ method: 'GET', path: `/networks/${enc(id)}` });
+      if (typeof raw !== 'object' || raw === null) throw new Error('the engine sent no network');
+      return raw as Record<string, unknown>;
+    },
+    'networks.remove': async ({ id }) => {
+      await client.request({ method: 'DELETE', path: `/networks/${enc(id)}` });
+      return null;
+    },
+
+    'settings.get': () => ctx.settings.get(),
+    'settings.set': (s) => ctx.settings.set(s),
+    'settings.reset': () => ctx.settings.reset(),
+
+    'troubleshoot.logs': async ({ tail }) => {
+      let path = ctx.engineLogFile;
+      if (!path) {
+        const info = await client.request({ method: 'GET', path: '/info', schema: infoRootSchema });
+        if (!info.DockerRootDir) throw new Error('The engine does not say where its data lives.');
+        path = join(info.DockerRootDir, 'berthd.log');
+      }
+      try {
+        return { path, lines: await tailFile(path, tail) };
+      } catch (e) {
+        // Inside the VM the file is the guest's; the host cannot read it directly.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EACCES')
+          throw new Error(`Cannot read the engine log at ${path} from here (${code}).`);
+        throw e;
+      }
     },
   };
 
@@ -286,6 +552,9 @@ export function openSession(client: EngineClient, monitor: EngineMonitor, emit: 
       unsubscribe();
       for (const res of streams.values()) res.destroy();
       streams.clear();
+      for (const a of aborts.values()) a.abort();
+      aborts.clear();
+      terminals.closeAll();
     },
   };
 }

@@ -26,6 +26,10 @@ export const engineStatusSchema = z.object({
   images: z.number().optional(),
   /** Why the engine is unreachable, in words for the status bar. */
   message: z.string().optional(),
+  /** `native`: berthd on this host (Linux); `vm`: in the Berth VM. */
+  mode: z.enum(['native', 'vm']).optional(),
+  /** The VM's boot progress while it starts (packages/machine's stages). */
+  boot: z.object({ stage: z.string(), percent: z.number(), message: z.string() }).optional(),
 });
 export type EngineStatus = z.infer<typeof engineStatusSchema>;
 
@@ -141,6 +145,121 @@ export const logEndSchema = z.object({
   error: z.string().optional(),
 });
 
+export const usageSchema = z.object({
+  /** Percent of the engine's whole CPU capacity used by running containers (0–100). */
+  cpuPercent: z.number(),
+  /** Bytes of memory used by running containers. */
+  memUsed: z.number(),
+  /** Bytes the engine has (its /info MemTotal). */
+  memTotal: z.number(),
+  /** Running containers sampled (the busiest first when there are many). */
+  sampled: z.number(),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+export const statsSampleSchema = z.object({
+  streamId: z.string(),
+  /** Milliseconds since the epoch. */
+  time: z.number(),
+  /** As `docker stats` computes it: 100 = one CPU fully used. */
+  cpuPercent: z.number(),
+  /** Bytes (without the page cache, as `docker stats`). */
+  memUsage: z.number(),
+  memLimit: z.number(),
+  /** Bytes received and sent over all interfaces since the start. */
+  netRx: z.number(),
+  netTx: z.number(),
+});
+export type StatsSample = z.infer<typeof statsSampleSchema>;
+
+export const streamEndSchema = z.object({ streamId: z.string(), error: z.string().optional() });
+
+export const terminalDataSchema = z.object({ termId: z.string(), data: z.string() });
+export const terminalExitSchema = z.object({
+  termId: z.string(),
+  /** The engine's text when the terminal could not open or broke. */
+  error: z.string().optional(),
+});
+
+export const pushProgressSchema = z.object({
+  pushId: z.string(),
+  layer: z.string().optional(),
+  status: z.string(),
+  current: z.number().optional(),
+  total: z.number().optional(),
+});
+export type PushProgress = z.infer<typeof pushProgressSchema>;
+
+export const imageHistorySchema = z.object({
+  id: z.string(),
+  /** Unix seconds. */
+  created: z.number(),
+  createdBy: z.string(),
+  size: z.number(),
+  tags: z.array(z.string()),
+  comment: z.string(),
+});
+export type ImageHistory = z.infer<typeof imageHistorySchema>;
+
+export const pruneResultSchema = z.object({
+  deleted: z.array(z.string()),
+  /** Bytes. */
+  spaceReclaimed: z.number(),
+});
+
+export const volumeSummarySchema = z.object({
+  name: z.string(),
+  driver: z.string(),
+  mountpoint: z.string(),
+  /** ISO time, when the engine says. */
+  created: z.string().optional(),
+  /** Bytes, or -1 when the engine does not say. */
+  size: z.number(),
+  /** Names of the containers that mount it. */
+  usedBy: z.array(z.string()),
+  labels: z.record(z.string(), z.string()),
+});
+export type VolumeSummary = z.infer<typeof volumeSummarySchema>;
+
+export const networkSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  driver: z.string(),
+  scope: z.string(),
+  internal: z.boolean(),
+  subnets: z.array(z.string()),
+  gateways: z.array(z.string()),
+  /** Names of the containers attached. */
+  containers: z.array(z.string()),
+  created: z.string().optional(),
+});
+export type NetworkSummary = z.infer<typeof networkSummarySchema>;
+
+/** The app's settings; the machine's (CPUs, memory, disk, folders) apply at the next VM start. */
+export const settingsSchema = z.object({
+  cpus: z.number().int().min(1).max(64),
+  /** MiB. */
+  memoryMiB: z
+    .number()
+    .int()
+    .min(512)
+    .max(1024 * 1024),
+  /** GiB. */
+  diskGiB: z
+    .number()
+    .int()
+    .min(8)
+    .max(16 * 1024),
+  /** Absolute host paths shared into the VM at the same path. */
+  sharedFolders: z.array(z.string().startsWith('/', 'A shared folder must be an absolute path')),
+  startAtLogin: z.boolean(),
+  /** `host:port` registries reached over plain HTTP. */
+  insecureRegistries: z.array(
+    z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'An insecure registry is host or host:port'),
+  ),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
 export const engineEventSchema = z.object({
   /** `container`, `image`, `network`, `volume`… as the engine's /events says. */
   type: z.string(),
@@ -168,7 +287,27 @@ export const requests = {
   },
   'containers.list': { params: empty, result: z.array(containerSummarySchema) },
   'containers.inspect': { params: byId, result: containerDetailSchema },
+  'engine.usage': { params: empty, result: usageSchema },
+  /** Restarts the engine (natively, or the VM's); refused for an engine Berth does not manage. */
+  'engine.restart': { params: empty, result: z.null() },
+  'images.tag': {
+    params: z.object({ source: z.string().min(1), repo: z.string().min(1), tag: z.string() }),
+    result: z.null(),
+  },
+  /** Resolves when the push is done; progress arrives as `images.pushProgress` events. */
+  'images.push': {
+    params: z.object({ ref: z.string().min(1), pushId: z.string().min(1) }),
+    result: z.object({ ref: z.string() }),
+  },
+  /** Removes unused images: dangling ones, or every image no container uses with `all`. */
+  'images.prune': {
+    params: z.object({ all: z.boolean().default(false) }),
+    result: pruneResultSchema,
+  },
+  'images.history': { params: byId, result: z.array(imageHistorySchema) },
   'containers.start': { params: byId, result: z.null() },
+  'containers.pause': { params: byId, result: z.null() },
+  'containers.unpause': { params: byId, result: z.null() },
   'containers.stop': { params: byId, result: z.null() },
   'containers.restart': { params: byId, result: z.null() },
   'containers.remove': {
@@ -188,6 +327,56 @@ export const requests = {
     result: z.null(),
   },
   'logs.cancel': { params: z.object({ streamId: z.string().min(1) }), result: z.null() },
+  /** Streams samples as `stats.sample` events until `stats.end`, or until `stream.cancel`. */
+  'stats.follow': {
+    params: z.object({ id: z.string().min(1), streamId: z.string().min(1) }),
+    result: z.null(),
+  },
+  /** Ends any of the session's streams (logs, stats, pulls in flight). */
+  'stream.cancel': { params: z.object({ streamId: z.string().min(1) }), result: z.null() },
+  /** A shell in a running container over exec with a TTY; bytes as `terminal.*` events. */
+  'terminal.open': {
+    params: z.object({
+      termId: z.string().min(1),
+      id: z.string().min(1),
+      cols: z.number().int().min(1).max(1000),
+      rows: z.number().int().min(1).max(1000),
+      /** Defaults to bash where the image has it, else sh. */
+      command: z.array(z.string()).optional(),
+    }),
+    result: z.object({ execId: z.string() }),
+  },
+  'terminal.input': {
+    params: z.object({ termId: z.string().min(1), data: z.string().max(1 << 16) }),
+    result: z.null(),
+  },
+  'terminal.resize': {
+    params: z.object({
+      termId: z.string().min(1),
+      cols: z.number().int().min(1).max(1000),
+      rows: z.number().int().min(1).max(1000),
+    }),
+    result: z.null(),
+  },
+  'terminal.close': { params: z.object({ termId: z.string().min(1) }), result: z.null() },
+  'volumes.list': { params: empty, result: z.array(volumeSummarySchema) },
+  'volumes.remove': {
+    params: z.object({ name: z.string().min(1), force: z.boolean().default(false) }),
+    result: z.null(),
+  },
+  /** Removes every volume no container uses (named ones too). */
+  'volumes.prune': { params: empty, result: pruneResultSchema },
+  'networks.list': { params: empty, result: z.array(networkSummarySchema) },
+  'networks.inspect': { params: byId, result: z.record(z.string(), z.unknown()) },
+  'networks.remove': { params: byId, result: z.null() },
+  'settings.get': { params: empty, result: settingsSchema },
+  'settings.set': { params: settingsSchema, result: settingsSchema },
+  'settings.reset': { params: empty, result: settingsSchema },
+  /** The last lines of the engine's log (`<data-root>/berthd.log`). */
+  'troubleshoot.logs': {
+    params: z.object({ tail: z.number().int().min(1).max(5000).default(200) }),
+    result: z.object({ path: z.string(), lines: z.array(z.string()) }),
+  },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 
 export const events = {
@@ -196,6 +385,11 @@ export const events = {
   'images.pullProgress': pullProgressSchema,
   'logs.chunk': logChunkSchema,
   'logs.end': logEndSchema,
+  'images.pushProgress': pushProgressSchema,
+  'stats.sample': statsSampleSchema,
+  'stats.end': streamEndSchema,
+  'terminal.data': terminalDataSchema,
+  'terminal.exit': terminalExitSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Method = keyof typeof requests;

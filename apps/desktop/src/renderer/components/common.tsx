@@ -66,3 +66,36 @@ export function Dialog(props: {
     </dialog>
   );
 }
+
+/** Asks before something that cannot be undone; the safe choice has the focus. */
+export function ConfirmDialog(props: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  busy?: boolean;
+  error?: string;
+  onConfirm: () => void;
+  onClose: () => void;
+}) {
+  return (
+    <Dialog title={props.title} onClose={props.onClose}>
+      <div className="form">
+        <div>{props.children}</div>
+        <ErrorBanner error={props.error} />
+        <div className="actions">
+          <button type="button" data-autofocus onClick={props.onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="primary danger-fill"
+            disabled={props.busy}
+            onClick={props.onConfirm}
+          >
+            {props.confirmLabel}
+          </button>
+        </div>
+      </div>
+    </Dialog>
+  );
+}

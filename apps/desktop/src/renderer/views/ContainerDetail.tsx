@@ -1,9 +1,16 @@
-import { useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { ContainerDetail } from '../../shared/contract.js';
 import { ErrorBanner, StateBadge } from '../components/common.js';
 import { newId } from '../format.js';
 import { errorText, useAction, useBerth } from '../state.js';
 import { PortLinks } from './Containers.js';
+import { StatsView } from './Stats.js';
+
+// xterm.js is most of the bundle's weight: it loads when a terminal is first opened.
+const TerminalView = lazy(() => import('./Terminal.js').then((m) => ({ default: m.TerminalView })));
+
+const TABS = { logs: 'Logs', inspect: 'Inspect', stats: 'Stats', terminal: 'Terminal' } as const;
+type Tab = keyof typeof TABS;
 
 const MAX_LOG_CHARS = 500_000;
 
@@ -135,7 +142,7 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
   const berth = useBerth();
   const [detail, setDetail] = useState<ContainerDetail>();
   const [error, setError] = useState<string>();
-  const [tab, setTab] = useState<'logs' | 'inspect'>('logs');
+  const [tab, setTab] = useState<Tab>('logs');
   const action = useAction();
 
   useEffect(() => {
@@ -153,8 +160,14 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
     });
   }, [berth, props.id]);
 
-  const act = (method: 'containers.start' | 'containers.stop' | 'containers.restart') =>
-    void action.run(() => berth.invoke(method, { id: props.id }));
+  const act = (
+    method:
+      | 'containers.start'
+      | 'containers.stop'
+      | 'containers.restart'
+      | 'containers.pause'
+      | 'containers.unpause',
+  ) => void action.run(() => berth.invoke(method, { id: props.id }));
 
   return (
     <section className="view" aria-labelledby="detail-title">
@@ -165,6 +178,16 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
         <h1 id="detail-title">{detail?.name ?? props.id.slice(0, 12)}</h1>
         {detail && <StateBadge state={detail.state} />}
         <span className="grow" />
+        {detail?.state === 'paused' && (
+          <button type="button" disabled={action.busy} onClick={() => act('containers.unpause')}>
+            Resume
+          </button>
+        )}
+        {detail?.state === 'running' && (
+          <button type="button" disabled={action.busy} onClick={() => act('containers.pause')}>
+            Pause
+          </button>
+        )}
         {detail?.running ? (
           <>
             <button type="button" disabled={action.busy} onClick={() => act('containers.stop')}>
@@ -200,21 +223,30 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
             {detail.image} · ports <PortLinks ports={detail.ports} />
           </p>
           <div role="tablist" aria-label="Container views" className="tabs">
-            {(['logs', 'inspect'] as const).map((t) => (
+            {(Object.keys(TABS) as Tab[]).map((t) => (
               <button
                 key={t}
+                id={`tab-${t}`}
                 type="button"
                 role="tab"
                 aria-selected={tab === t}
+                aria-controls="detail-panel"
                 className={tab === t ? 'tab active' : 'tab'}
                 onClick={() => setTab(t)}
               >
-                {t === 'logs' ? 'Logs' : 'Inspect'}
+                {TABS[t]}
               </button>
             ))}
           </div>
-          <div role="tabpanel">
-            {tab === 'logs' ? <Logs id={props.id} /> : <Inspect detail={detail} />}
+          <div role="tabpanel" id="detail-panel" aria-labelledby={`tab-${tab}`}>
+            {tab === 'logs' && <Logs id={props.id} />}
+            {tab === 'inspect' && <Inspect detail={detail} />}
+            {tab === 'stats' && <StatsView id={props.id} running={detail.state === 'running'} />}
+            {tab === 'terminal' && (
+              <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+                <TerminalView id={props.id} running={detail.state === 'running'} />
+              </Suspense>
+            )}
           </div>
         </>
       )}

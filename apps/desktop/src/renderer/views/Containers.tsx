@@ -1,5 +1,5 @@
-import { useState } from 'react';
-import type { ContainerSummary } from '../../shared/contract.js';
+import { useMemo, useState } from 'react';
+import type { ContainerState, ContainerSummary } from '../../shared/contract.js';
 import { EmptyState, ErrorBanner, StateBadge } from '../components/common.js';
 import { formatAge } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
@@ -39,14 +39,158 @@ export function PortLinks(props: { ports: ContainerSummary['ports'] }) {
   );
 }
 
+export const COMPOSE_PROJECT = 'com.docker.compose.project';
+
+const FILTERS = {
+  all: { label: 'All states', states: undefined },
+  running: { label: 'Running', states: ['running', 'restarting'] },
+  paused: { label: 'Paused', states: ['paused'] },
+  stopped: { label: 'Stopped', states: ['created', 'exited', 'dead', 'removing'] },
+} as const satisfies Record<
+  string,
+  { label: string; states: readonly ContainerState[] | undefined }
+>;
+type Filter = keyof typeof FILTERS;
+
+export interface Group {
+  /** The compose project, or undefined for standalone containers. */
+  project: string | undefined;
+  containers: ContainerSummary[];
+}
+
+/** Compose projects first (by name), then standalone containers; each list by name. */
+export function groupByProject(list: readonly ContainerSummary[]): Group[] {
+  const byProject = new Map<string | undefined, ContainerSummary[]>();
+  for (const c of [...list].sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = c.labels[COMPOSE_PROJECT] || undefined;
+    byProject.set(p, [...(byProject.get(p) ?? []), c]);
+  }
+  return [...byProject.entries()]
+    .sort(([a], [b]) => (a === undefined ? 1 : b === undefined ? -1 : a.localeCompare(b)))
+    .map(([project, containers]) => ({ project, containers }));
+}
+
+export function matches(c: ContainerSummary, query: string, filter: Filter): boolean {
+  const states: readonly ContainerState[] | undefined = FILTERS[filter].states;
+  if (states && !states.includes(c.state)) return false;
+  const q = query.trim().toLowerCase();
+  if (!q) return true;
+  return [c.name, c.image, c.id.slice(0, 12), c.labels[COMPOSE_PROJECT] ?? ''].some((f) =>
+    f.toLowerCase().includes(q),
+  );
+}
+
+type RowAction =
+  | 'containers.start'
+  | 'containers.stop'
+  | 'containers.restart'
+  | 'containers.pause'
+  | 'containers.unpause';
+
+function Row(props: {
+  c: ContainerSummary;
+  selected: boolean;
+  busy: boolean;
+  onSelect: (on: boolean) => void;
+  onOpen: () => void;
+  onAction: (a: RowAction) => void;
+  onRemove: () => void;
+}) {
+  const { c } = props;
+  const btn = (a: RowAction, label: string) => (
+    <button
+      type="button"
+      disabled={props.busy}
+      aria-label={`${label} ${c.name}`}
+      onClick={() => props.onAction(a)}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <tr data-testid="container-row" aria-selected={props.selected}>
+      <td className="check-col">
+        <input
+          type="checkbox"
+          checked={props.selected}
+          aria-label={`Select ${c.name}`}
+          onChange={(e) => props.onSelect(e.target.checked)}
+        />
+      </td>
+      <td>
+        <a
+          href={`#/containers/${c.id}`}
+          className="name"
+          onClick={(e) => {
+            e.preventDefault();
+            props.onOpen();
+          }}
+        >
+          {c.name}
+        </a>
+        <div className="muted small">{c.status}</div>
+      </td>
+      <td className="image-col">{c.image}</td>
+      <td>
+        <StateBadge state={c.state} />
+      </td>
+      <td>
+        <PortLinks ports={c.ports} />
+      </td>
+      <td className="nowrap">{formatAge(c.created)}</td>
+      <td className="actions-col">
+        {c.state === 'paused' ? btn('containers.unpause', 'Resume') : null}
+        {c.state === 'running' ? btn('containers.pause', 'Pause') : null}
+        {c.state === 'running' || c.state === 'paused' || c.state === 'restarting'
+          ? btn('containers.stop', 'Stop')
+          : btn('containers.start', 'Start')}
+        {c.state === 'running' ? btn('containers.restart', 'Restart') : null}
+        <button
+          type="button"
+          className="danger"
+          disabled={props.busy}
+          aria-label={`Remove ${c.name}`}
+          onClick={props.onRemove}
+        >
+          Remove
+        </button>
+      </td>
+    </tr>
+  );
+}
+
 export function ContainersView(props: { onOpen: (id: string) => void }) {
   const berth = useBerth();
-  const containers = useList('containers.list', 'container');
+  const containers = useList('containers.list', ['container']);
   const action = useAction();
   const [running, setRunning] = useState(false);
-  const list = containers.data ?? [];
+  const [query, setQuery] = useState('');
+  const [filter, setFilter] = useState<Filter>('all');
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const list = useMemo(() => containers.data ?? [], [containers.data]);
+  const shown = useMemo(() => list.filter((c) => matches(c, query, filter)), [list, query, filter]);
+  const groups = useMemo(() => groupByProject(shown), [shown]);
+  // Only what is listed (and still exists) counts as selected.
+  const chosen = shown.filter((c) => selected.has(c.id));
 
   const act = (fn: () => Promise<unknown>) => void action.run(fn).then(containers.reload);
+  const select = (ids: string[], on: boolean) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      for (const id of ids) {
+        if (on) next.add(id);
+        else next.delete(id);
+      }
+      return next;
+    });
+  const bulk = (fn: (c: ContainerSummary) => Promise<unknown>) =>
+    act(async () => {
+      // Each container is tried; the first failure is reported once all were tried.
+      const results = await Promise.allSettled(chosen.map(fn));
+      setSelected(new Set());
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
 
   return (
     <section className="view" aria-labelledby="containers-title">
@@ -76,79 +220,142 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
         </EmptyState>
       )}
       {list.length > 0 && (
-        <table className="table" aria-label="Containers">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Image</th>
-              <th scope="col">State</th>
-              <th scope="col">Ports</th>
-              <th scope="col">Created</th>
-              <th scope="col" className="actions-col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((c) => (
-              <tr key={c.id} data-testid="container-row">
-                <td>
-                  <a
-                    href={`#/containers/${c.id}`}
-                    className="name"
-                    onClick={(e) => {
-                      e.preventDefault();
-                      props.onOpen(c.id);
-                    }}
-                  >
-                    {c.name}
-                  </a>
-                  <div className="muted small">{c.status}</div>
-                </td>
-                <td>{c.image}</td>
-                <td>
-                  <StateBadge state={c.state} />
-                </td>
-                <td>
-                  <PortLinks ports={c.ports} />
-                </td>
-                <td>{formatAge(c.created)}</td>
-                <td className="actions-col">
-                  {c.state === 'running' ? (
-                    <button
-                      type="button"
-                      disabled={action.busy}
-                      aria-label={`Stop ${c.name}`}
-                      onClick={() => act(() => berth.invoke('containers.stop', { id: c.id }))}
-                    >
-                      Stop
-                    </button>
+        <>
+          <div className="row toolbar" role="search">
+            <label className="grow">
+              <span className="sr-only">Search containers</span>
+              <input
+                type="search"
+                placeholder="Search by name, image, ID or project"
+                value={query}
+                onChange={(e) => setQuery(e.target.value)}
+              />
+            </label>
+            <label>
+              <span className="sr-only">Show containers in state</span>
+              <select value={filter} onChange={(e) => setFilter(e.target.value as Filter)}>
+                {(Object.keys(FILTERS) as Filter[]).map((f) => (
+                  <option key={f} value={f}>
+                    {FILTERS[f].label}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
+          {chosen.length > 0 && (
+            <div className="bulkbar" role="toolbar" aria-label="Selected containers">
+              <span>{chosen.length} selected</span>
+              <button
+                type="button"
+                disabled={action.busy}
+                onClick={() => bulk((c) => berth.invoke('containers.stop', { id: c.id }))}
+              >
+                Stop selected
+              </button>
+              <button
+                type="button"
+                className="danger"
+                disabled={action.busy}
+                onClick={() =>
+                  bulk((c) => berth.invoke('containers.remove', { id: c.id, force: true }))
+                }
+              >
+                Remove selected
+              </button>
+              <button type="button" className="link" onClick={() => setSelected(new Set())}>
+                Clear selection
+              </button>
+            </div>
+          )}
+          {shown.length === 0 ? (
+            <p className="muted" role="status">
+              No container matches the search and filter.
+            </p>
+          ) : (
+            <table className="table" aria-label="Containers">
+              <thead>
+                <tr>
+                  <th scope="col" className="check-col">
+                    <input
+                      type="checkbox"
+                      aria-label="Select all listed containers"
+                      checked={chosen.length === shown.length}
+                      onChange={(e) =>
+                        select(
+                          shown.map((c) => c.id),
+                          e.target.checked,
+                        )
+                      }
+                    />
+                  </th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Image</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Ports</th>
+                  <th scope="col">Created</th>
+                  <th scope="col" className="actions-col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              {groups.map((g) => (
+                <tbody
+                  key={g.project ?? ''}
+                  data-testid={g.project ? 'compose-group' : undefined}
+                  aria-label={g.project ? `Compose project ${g.project}` : undefined}
+                >
+                  {g.project ? (
+                    <tr className="group-row">
+                      <td className="check-col">
+                        <input
+                          type="checkbox"
+                          aria-label={`Select project ${g.project}`}
+                          checked={g.containers.every((c) => selected.has(c.id))}
+                          onChange={(e) =>
+                            select(
+                              g.containers.map((c) => c.id),
+                              e.target.checked,
+                            )
+                          }
+                        />
+                      </td>
+                      <th scope="rowgroup" colSpan={6}>
+                        <span className="project">{g.project}</span>{' '}
+                        <span className="muted small">
+                          compose · {g.containers.filter((c) => c.state === 'running').length}{' '}
+                          running of {g.containers.length}
+                        </span>
+                      </th>
+                    </tr>
                   ) : (
-                    <button
-                      type="button"
-                      disabled={action.busy}
-                      aria-label={`Start ${c.name}`}
-                      onClick={() => act(() => berth.invoke('containers.start', { id: c.id }))}
-                    >
-                      Start
-                    </button>
+                    groups.length > 1 && (
+                      <tr className="group-row">
+                        <td className="check-col" />
+                        <th scope="rowgroup" colSpan={6}>
+                          <span className="project">Other containers</span>
+                        </th>
+                      </tr>
+                    )
                   )}
-                  <button
-                    type="button"
-                    className="danger"
-                    disabled={action.busy}
-                    aria-label={`Remove ${c.name}`}
-                    onClick={() =>
-                      act(() => berth.invoke('containers.remove', { id: c.id, force: true }))
-                    }
-                  >
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                  {g.containers.map((c) => (
+                    <Row
+                      key={c.id}
+                      c={c}
+                      selected={selected.has(c.id)}
+                      busy={action.busy}
+                      onSelect={(on) => select([c.id], on)}
+                      onOpen={() => props.onOpen(c.id)}
+                      onAction={(a) => act(() => berth.invoke(a, { id: c.id }))}
+                      onRemove={() =>
+                        act(() => berth.invoke('containers.remove', { id: c.id, force: true }))
+                      }
+                    />
+                  ))}
+                </tbody>
+              ))}
+            </table>
+          )}
+        </>
       )}
       {running && (
         <RunDialog onClose={() => setRunning(false)} onStarted={() => containers.reload()} />

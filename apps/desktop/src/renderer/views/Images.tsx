@@ -1,8 +1,9 @@
 import { useState } from 'react';
 import type { ImageSummary } from '../../shared/contract.js';
-import { EmptyState, ErrorBanner } from '../components/common.js';
+import { ConfirmDialog, EmptyState, ErrorBanner } from '../components/common.js';
 import { formatAge, formatBytes, plural, shortId } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
+import { HistoryDialog, PushDialog, TagDialog } from './ImageDialogs.js';
 import { PullDialog } from './PullDialog.js';
 import { RunDialog } from './RunDialog.js';
 
@@ -12,10 +13,15 @@ function displayName(i: ImageSummary): string {
 
 export function ImagesView(props: { onStarted: (id: string) => void }) {
   const berth = useBerth();
-  const images = useList('images.list', 'image');
+  const images = useList('images.list', ['image', 'container']);
   const action = useAction();
   const [pulling, setPulling] = useState(false);
   const [runImage, setRunImage] = useState<string>();
+  const [tagging, setTagging] = useState<string>();
+  const [pushing, setPushing] = useState<string[]>();
+  const [history, setHistory] = useState<string>();
+  const [pruning, setPruning] = useState(false);
+  const [pruned, setPruned] = useState<string>();
   const list = images.data ?? [];
 
   return (
@@ -24,10 +30,18 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
         <h1 id="images-title">Images</h1>
         <span className="muted">{images.data ? plural(list.length, 'image') : ''}</span>
         <span className="grow" />
+        <button type="button" onClick={() => setPruning(true)} disabled={list.length === 0}>
+          Prune unused
+        </button>
         <button type="button" className="primary" onClick={() => setPulling(true)}>
           Pull image
         </button>
       </header>
+      {pruned && (
+        <p className="ok" role="status">
+          {pruned}
+        </p>
+      )}
       <ErrorBanner error={images.error} />
       <ErrorBanner error={action.error} onDismiss={action.clear} />
       {images.data && list.length === 0 && (
@@ -48,6 +62,7 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
               <th scope="col">Name</th>
               <th scope="col">ID</th>
               <th scope="col">Created</th>
+              <th scope="col">In use</th>
               <th scope="col" className="num">
                 Size
               </th>
@@ -70,7 +85,18 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
                   <td>
                     <code>{shortId(i.id)}</code>
                   </td>
-                  <td>{formatAge(i.created)}</td>
+                  <td className="nowrap">{formatAge(i.created)}</td>
+                  <td>
+                    {i.containers > 0 ? (
+                      <span className="badge badge-running">
+                        {plural(i.containers, 'container')}
+                      </span>
+                    ) : i.containers === 0 ? (
+                      <span className="muted">unused</span>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
                   <td className="num">{formatBytes(i.size)}</td>
                   <td className="actions-col">
                     <button
@@ -79,6 +105,28 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
                       aria-label={`Run ${name}`}
                     >
                       Run
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() => setTagging(i.repoTags[0] ?? i.id)}
+                      aria-label={`Tag ${name}`}
+                    >
+                      Tag
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() => setPushing(i.repoTags)}
+                      disabled={i.repoTags.length === 0}
+                      aria-label={`Push ${name}`}
+                    >
+                      Push
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() => setHistory(i.repoTags[0] ?? i.id)}
+                      aria-label={`History of ${name}`}
+                    >
+                      History
                     </button>
                     <button
                       type="button"
@@ -99,6 +147,47 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
             })}
           </tbody>
         </table>
+      )}
+      {tagging !== undefined && (
+        <TagDialog
+          source={tagging}
+          onClose={() => setTagging(undefined)}
+          onTagged={images.reload}
+        />
+      )}
+      {pushing !== undefined && <PushDialog refs={pushing} onClose={() => setPushing(undefined)} />}
+      {history !== undefined && (
+        <HistoryDialog image={history} onClose={() => setHistory(undefined)} />
+      )}
+      {pruning && (
+        <ConfirmDialog
+          title="Prune unused images"
+          confirmLabel="Remove unused images"
+          busy={action.busy}
+          error={action.error}
+          onClose={() => {
+            setPruning(false);
+            action.clear();
+          }}
+          onConfirm={() =>
+            void action
+              .run(async () => {
+                const r = await berth.invoke('images.prune', { all: true });
+                setPruned(
+                  `Removed ${plural(r.deleted.length, 'image layer')}, reclaimed ${formatBytes(r.spaceReclaimed)}.`,
+                );
+              })
+              .then((ok) => {
+                if (ok) setPruning(false);
+                images.reload();
+              })
+          }
+        >
+          <p>
+            Every image that no container uses — running or stopped — will be removed. Pull them
+            again to use them later.
+          </p>
+        </ConfirmDialog>
       )}
       {pulling && <PullDialog onClose={() => setPulling(false)} onPulled={images.reload} />}
       {runImage !== undefined && (

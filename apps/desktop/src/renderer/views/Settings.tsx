@@ -1,0 +1,149 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import type { Settings } from '../../shared/contract.js';
+import { ErrorBanner } from '../components/common.js';
+import { errorText, useAction, useBerth, useEngineStatus } from '../state.js';
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+export function SettingsView() {
+  const berth = useBerth();
+  const status = useEngineStatus();
+  const [saved, setSaved] = useState<Settings>();
+  const [loadError, setLoadError] = useState<string>();
+  const [cpus, setCpus] = useState('');
+  const [memory, setMemory] = useState('');
+  const [disk, setDisk] = useState('');
+  const [folders, setFolders] = useState('');
+  const [registries, setRegistries] = useState('');
+  const [startAtLogin, setStartAtLogin] = useState(false);
+  const [notice, setNotice] = useState<string>();
+  const action = useAction();
+
+  const show = (s: Settings) => {
+    setSaved(s);
+    setCpus(String(s.cpus));
+    setMemory(String(s.memoryMiB));
+    setDisk(String(s.diskGiB));
+    setFolders(s.sharedFolders.join('\n'));
+    setRegistries(s.insecureRegistries.join('\n'));
+    setStartAtLogin(s.startAtLogin);
+  };
+  useEffect(() => {
+    berth.invoke('settings.get', {}).then(show, (e: unknown) => setLoadError(errorText(e)));
+  }, [berth]);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setNotice(undefined);
+    void action.run(async () => {
+      const next = await berth.invoke('settings.set', {
+        cpus: Number(cpus),
+        memoryMiB: Number(memory),
+        diskGiB: Number(disk),
+        sharedFolders: lines(folders),
+        insecureRegistries: lines(registries),
+        startAtLogin,
+      });
+      show(next);
+      setNotice('Saved. CPU, memory, disk and shared folders apply the next time the VM starts.');
+    });
+  };
+
+  return (
+    <section className="view" aria-labelledby="settings-title">
+      <header className="view-head">
+        <h1 id="settings-title">Settings</h1>
+      </header>
+      <ErrorBanner error={loadError} />
+      {status?.mode === 'native' && (
+        <p className="note">
+          On this host the engine runs natively, without a VM: the resources below apply to the
+          Berth VM on macOS and Windows.
+        </p>
+      )}
+      {saved && (
+        <form className="form settings" onSubmit={submit} aria-label="Settings">
+          <fieldset>
+            <legend>Resources of the VM</legend>
+            <div className="grid3">
+              <label>
+                <span className="label">CPUs</span>
+                <input
+                  type="number"
+                  min={1}
+                  max={64}
+                  value={cpus}
+                  onChange={(e) => setCpus(e.target.value)}
+                />
+              </label>
+              <label>
+                <span className="label">Memory (MiB)</span>
+                <input
+                  type="number"
+                  min={512}
+                  step={256}
+                  value={memory}
+                  onChange={(e) => setMemory(e.target.value)}
+                />
+              </label>
+              <label>
+                <span className="label">Disk (GiB)</span>
+                <input
+                  type="number"
+                  min={8}
+                  value={disk}
+                  onChange={(e) => setDisk(e.target.value)}
+                />
+              </label>
+            </div>
+            <label>
+              <span className="label">Shared folders (one absolute path per line)</span>
+              <textarea rows={3} value={folders} onChange={(e) => setFolders(e.target.value)} />
+            </label>
+          </fieldset>
+          <fieldset>
+            <legend>Engine</legend>
+            <label>
+              <span className="label">Insecure registries (host:port, one per line)</span>
+              <textarea
+                rows={2}
+                value={registries}
+                placeholder="registry.local:5000"
+                onChange={(e) => setRegistries(e.target.value)}
+              />
+            </label>
+          </fieldset>
+          <fieldset>
+            <legend>App</legend>
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={startAtLogin}
+                onChange={(e) => setStartAtLogin(e.target.checked)}
+              />
+              Start Berth when I log in
+            </label>
+          </fieldset>
+          <ErrorBanner error={action.error} onDismiss={action.clear} />
+          {notice && (
+            <p className="ok" role="status">
+              {notice}
+            </p>
+          )}
+          <div className="actions">
+            <button type="button" onClick={() => show(saved)} disabled={action.busy}>
+              Discard changes
+            </button>
+            <button type="submit" className="primary" disabled={action.busy}>
+              Save
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}

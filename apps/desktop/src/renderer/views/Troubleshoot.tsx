@@ -1,0 +1,97 @@
+import { useCallback, useEffect, useState } from 'react';
+import { ConfirmDialog, ErrorBanner } from '../components/common.js';
+import { errorText, useAction, useBerth } from '../state.js';
+
+export function TroubleshootView() {
+  const berth = useBerth();
+  const [log, setLog] = useState<{ path: string; lines: string[] }>();
+  const [logError, setLogError] = useState<string>();
+  const [confirming, setConfirming] = useState(false);
+  const [notice, setNotice] = useState<string>();
+  const action = useAction();
+
+  const refresh = useCallback(() => {
+    berth.invoke('troubleshoot.logs', { tail: 300 }).then(
+      (l) => {
+        setLog(l);
+        setLogError(undefined);
+      },
+      (e: unknown) => setLogError(errorText(e)),
+    );
+  }, [berth]);
+  useEffect(refresh, [refresh]);
+
+  return (
+    <section className="view" aria-labelledby="troubleshoot-title">
+      <header className="view-head">
+        <h1 id="troubleshoot-title">Troubleshoot</h1>
+        <span className="grow" />
+        <button
+          type="button"
+          disabled={action.busy}
+          onClick={() =>
+            void action
+              .run(async () => {
+                setNotice('Restarting the engine…');
+                await berth.invoke('engine.restart', {});
+                setNotice('The engine restarted.');
+              })
+              .then((ok) => {
+                if (!ok) setNotice(undefined);
+                refresh();
+              })
+          }
+        >
+          Restart engine
+        </button>
+        <button type="button" className="danger" onClick={() => setConfirming(true)}>
+          Reset to defaults
+        </button>
+      </header>
+      <ErrorBanner error={confirming ? undefined : action.error} onDismiss={action.clear} />
+      {notice && (
+        <p className="ok" role="status">
+          {notice}
+        </p>
+      )}
+      <div className="row toolbar">
+        <h2 className="h2">Engine log</h2>
+        <span className="muted small">{log?.path}</span>
+        <span className="grow" />
+        <button type="button" onClick={refresh}>
+          Refresh
+        </button>
+      </div>
+      <ErrorBanner error={logError} />
+      <pre className="log-output" aria-label="Engine log" tabIndex={0}>
+        {log ? log.lines.join('\n') || 'The log is empty.' : 'Loading…'}
+      </pre>
+      {confirming && (
+        <ConfirmDialog
+          title="Reset to defaults"
+          confirmLabel="Reset settings"
+          busy={action.busy}
+          error={action.error}
+          onClose={() => {
+            setConfirming(false);
+            action.clear();
+          }}
+          onConfirm={() =>
+            void action
+              .run(() => berth.invoke('settings.reset', {}))
+              .then((ok) => {
+                if (!ok) return;
+                setConfirming(false);
+                setNotice('Settings are back to their defaults.');
+              })
+          }
+        >
+          <p>
+            CPUs, memory, disk, shared folders, insecure registries and start-at-login go back to
+            Berth&apos;s defaults. Containers, images and volumes are kept.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
