@@ -301,6 +301,16 @@ describe('docker build (classic builder) through berthd', { skip, timeout: 1_800
     assert.match(out, /^sha256:[0-9a-f]{64}\n$/);
   });
 
+  it('expands an ARG before FROM and re-pulls the base with --pull', async () => {
+    const dir = ctx({
+      Dockerfile: 'ARG BASE=nope\nFROM ${BASE}\nARG BASE\nRUN echo "from $BASE"\n',
+    });
+    const out = await buildOk(['--pull', '--build-arg', `BASE=${busybox}`, '-t', 'argbase', dir]);
+    assert.match(out, /^Step 1\/4 : ARG BASE=nope$/m);
+    assert.match(out, /Digest: sha256:[0-9a-f]{64}/);
+    assert.match(out, new RegExp(`^from ${busybox.replace(/[.]/g, '\\.')}$`, 'm'));
+  });
+
   it('refuses ADD of a URL (no network access for builds)', async () => {
     const dir = ctx({ Dockerfile: `FROM ${busybox}\nADD http://127.0.0.1:1/file /x\n` });
     const r = await build([dir]);
