@@ -81,6 +81,48 @@ describe(
       );
     });
 
+    it('carries hijacked attach streams both ways, stdin end included', async () => {
+      const echo = await docker(
+        ['run', '--rm', env.images.busybox.ref, 'echo', 'hello through the bridge'],
+        {
+          host,
+          timeoutMs: 120_000,
+        },
+      );
+      assert.equal(echo.code, 0, echo.stderr);
+      assert.equal(echo.stdout, 'hello through the bridge\n');
+      // `cat` ends only when its stdin ends: the half-close must cross the bridge.
+      const cat = await docker(['run', '--rm', '-i', env.images.busybox.ref, 'cat'], {
+        host,
+        input: 'line one\nline two\n',
+        timeoutMs: 120_000,
+      });
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.equal(cat.stdout, 'line one\nline two\n');
+    });
+
+    it('carries docker exec -i', async () => {
+      const run = await docker(
+        ['run', '-d', '--name', 'bridge-exec', env.images.busybox.ref, 'sleep', '300'],
+        {
+          host,
+          timeoutMs: 120_000,
+        },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      try {
+        const exec = await docker(['exec', '-i', 'bridge-exec', 'sh', '-c', 'tr a-z A-Z'], {
+          host,
+          input: 'shout\n',
+          timeoutMs: 60_000,
+        });
+        assert.equal(exec.code, 0, exec.stderr);
+        assert.equal(exec.stdout, 'SHOUT\n');
+      } finally {
+        await docker(['rm', '-f', 'bridge-exec'], { host, timeoutMs: 60_000 });
+      }
+    });
+
     it('refuses an agent whose host key is not the machine’s', async () => {
       const impostor = new AgentLink({
         address: () => Promise.resolve(agent.address),
