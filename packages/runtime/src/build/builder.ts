@@ -7,6 +7,7 @@
  * docker CLI's classic ones (`Step 2/7 : …`, ` ---> Running in …`, ` ---> Using cache`).
  */
 import { posix } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { InvalidParameterError, NotFoundError } from '../api/errors.js';
 import { withRootfs } from '../containers/rootfs-access.js';
 import { resolveUser } from '../containers/user.js';
@@ -132,6 +133,7 @@ const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 const quoteList = (list: readonly string[]) => `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
 
 function splitStages(df: Dockerfile): { metaArgs: Instruction[]; stages: Stage[] } {
+  if (df.instructions.length === 0) throw new InvalidParameterError('file with no instructions');
   const metaArgs: Instruction[] = [];
   const stages: Stage[] = [];
   for (const ins of df.instructions) {
@@ -603,7 +605,12 @@ export class Builder {
     try {
       const rec = containers.get(id).record;
       const io = containers.io(rec);
-      const offChunk = io.onChunk((c) => this.say(c.data.toString('utf8')));
+      // One decoder per stream: a UTF-8 character may straddle two chunks.
+      const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+      const offChunk = io.onChunk((c) => {
+        const text = decoders[c.stream].write(c.data);
+        if (text) this.say(text);
+      });
       let offEnd: () => void = () => undefined;
       const outputEnded = new Promise<void>((resolve) => {
         offEnd = io.onRunEnd(() => resolve());

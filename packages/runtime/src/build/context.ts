@@ -45,6 +45,9 @@ export async function readDockerfile(dir: string, name: string): Promise<BuildCo
   const candidates = name === 'Dockerfile' ? ['Dockerfile', 'dockerfile'] : [name];
   for (const c of candidates) {
     const data = await readFileInRoot(dir, `/${c}`, MAX_DOCKERFILE);
+    if (data?.length === 0) {
+      throw new InvalidParameterError(`the Dockerfile (${c}) cannot be empty`);
+    }
     if (data) return { dir, dockerfile: data.toString('utf8'), dockerfileName: c };
   }
   throw new InvalidParameterError(`Cannot locate specified Dockerfile: ${name}`);
