@@ -125,7 +125,10 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
     // A few samples (one a second) draw the lines.
     await detail.chart('CPU').waitFor({ timeout: 30_000 });
     await stack.page.waitForFunction(
-      () => document.querySelectorAll('.chart polyline').length >= 3,
+      () =>
+        Array.from(document.querySelectorAll('.chart polyline')).filter(
+          (l) => (l.getAttribute('points') ?? '').split(' ').length >= 5,
+        ).length >= 3,
       undefined,
       { timeout: 30_000 },
     );

@@ -141,7 +141,7 @@ describe(
       const trouble = new TroubleshootPage(stack.page);
       await trouble.open('Troubleshoot');
       await trouble.log
-        .getByText(/"msg"|listening|api/i)
+        .getByText(/INFO\s+berthd started/)
         .first()
         .waitFor({ timeout: 15_000 });
       await stack.page.getByRole('button', { name: 'Restart engine' }).click();

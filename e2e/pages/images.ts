@@ -70,8 +70,16 @@ export class ImagesPage extends AppPage {
 export class ImageToolsPage {
   constructor(readonly page: Page) {}
 
+  /** A button of the row that lists `image` among its tags. */
+  private button(image: string, action: RegExp): Locator {
+    return this.page
+      .getByTestId('image-row')
+      .filter({ hasText: image })
+      .getByRole('button', { name: action });
+  }
+
   async tag(source: string, target: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Tag ${source}`, exact: true }).click();
+    await this.button(source, /^Tag /).click();
     const d = this.page.getByRole('dialog', { name: 'Tag an image' });
     await d.getByLabel('New name').fill(target);
     await d.getByRole('button', { name: 'Tag', exact: true }).click();
@@ -80,7 +88,7 @@ export class ImageToolsPage {
 
   /** Opens the push dialog for an image and pushes `ref`; returns the dialog. */
   async push(image: string, ref: string): Promise<Locator> {
-    await this.page.getByRole('button', { name: `Push ${image}`, exact: true }).click();
+    await this.button(image, /^Push /).click();
     const d = this.page.getByRole('dialog', { name: 'Push an image' });
     await d.getByLabel('Name to push').selectOption(ref);
     await d.getByRole('button', { name: 'Push', exact: true }).click();
@@ -88,8 +96,8 @@ export class ImageToolsPage {
   }
 
   async history(image: string): Promise<Locator> {
-    await this.page.getByRole('button', { name: `History of ${image}`, exact: true }).click();
-    return this.page.getByRole('dialog', { name: `History of ${image}` });
+    await this.button(image, /^History of /).click();
+    return this.page.getByRole('dialog', { name: /^History of / });
   }
 
   async prune(): Promise<void> {

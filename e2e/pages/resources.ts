@@ -36,7 +36,9 @@ export class NetworksPage extends AppPage {
   }
 
   row(name: string): Locator {
-    return this.rows.filter({ has: this.page.getByText(name, { exact: true }) });
+    return this.rows.filter({
+      has: this.page.locator('.name').getByText(name, { exact: true }),
+    });
   }
 
   async inspect(name: string): Promise<Locator> {

@@ -16,12 +16,15 @@ export function LineChart(props: {
 }) {
   const W = 300;
   const H = 90;
+  // Headroom above the peak, so a flat line is not drawn on the frame.
   const peak = Math.max(props.max ?? 0, ...props.series.flatMap((s) => s.values), 1e-9);
+  const top = props.max ?? peak * 1.25;
+  // Time runs left to right from the first sample; the window scrolls once it is full.
   const points = (values: number[]) =>
     values
       .map((v, i) => {
-        const x = W - (values.length - 1 - i) * (W / (props.capacity - 1));
-        const y = H - (Math.min(v, peak) / peak) * (H - 4) - 2;
+        const x = (i * W) / (props.capacity - 1);
+        const y = H - (Math.min(v, top) / top) * (H - 4) - 2;
         return `${x.toFixed(1)},${y.toFixed(1)}`;
       })
       .join(' ');
@@ -40,7 +43,13 @@ export function LineChart(props: {
         <line x1="0" y1={H - 1} x2={W} y2={H - 1} className="chart-axis" />
         {props.series.map((s) =>
           s.values.length > 1 ? (
-            <polyline key={s.label} points={points(s.values)} className={s.className} />
+            <g key={s.label} className={s.className}>
+              <polygon
+                className="area"
+                points={`0,${H} ${points(s.values)} ${(((s.values.length - 1) * W) / (props.capacity - 1)).toFixed(1)},${H}`}
+              />
+              <polyline points={points(s.values)} />
+            </g>
           ) : null,
         )}
       </svg>

@@ -78,9 +78,11 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
                 <tr key={i.id} data-testid="image-row">
                   <td>
                     <span className="name">{name}</span>
-                    {i.repoTags.length > 1 && (
-                      <span className="muted"> +{i.repoTags.length - 1} tags</span>
-                    )}
+                    {i.repoTags.slice(1).map((t) => (
+                      <div key={t} className="muted small">
+                        {t}
+                      </div>
+                    ))}
                   </td>
                   <td>
                     <code>{shortId(i.id)}</code>

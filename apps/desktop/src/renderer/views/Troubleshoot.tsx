@@ -2,6 +2,24 @@ import { useCallback, useEffect, useState } from 'react';
 import { ConfirmDialog, ErrorBanner } from '../components/common.js';
 import { errorText, useAction, useBerth } from '../state.js';
 
+/** berthd's JSON log line as `12:00:01.234 INFO  msg key=value…`; other lines as they are. */
+export function readableLogLine(line: string): string {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  if (typeof entry !== 'object' || entry === null) return line;
+  const { time, level, msg, ...fields } = entry as Record<string, unknown>;
+  const rest = Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+  const when = typeof time === 'string' ? time.slice(11, 23) : '';
+  const lvl = typeof level === 'string' ? level.toUpperCase().padEnd(5) : '';
+  return `${when} ${lvl} ${typeof msg === 'string' ? msg : ''} ${rest}`.trim();
+}
+
 export function TroubleshootView() {
   const berth = useBerth();
   const [log, setLog] = useState<{ path: string; lines: string[] }>();
@@ -64,7 +82,7 @@ export function TroubleshootView() {
       </div>
       <ErrorBanner error={logError} />
       <pre className="log-output" aria-label="Engine log" tabIndex={0}>
-        {log ? log.lines.join('\n') || 'The log is empty.' : 'Loading…'}
+        {log ? log.lines.map(readableLogLine).join('\n') || 'The log is empty.' : 'Loading…'}
       </pre>
       {confirming && (
         <ConfirmDialog

@@ -1,0 +1,150 @@
+/**
+ * The desktop benchmark (`npm run bench`): against a real berthd and registry on loopback,
+ *  - start → first interactive render: the built dashboard server is started as its own
+ *    process and Chromium opens its URL; "interactive" is the Containers screen with the
+ *    engine's state shown (target < 1.5 s);
+ *  - the dashboard server's memory (RSS, from /proc) idle and with 200 containers listed;
+ *  - responsiveness with 200 containers (made with `docker create`): rendering the list, and
+ *    one search keystroke until the filtered list is on screen.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startEngineEnv } from '@berth/runtime/testing/engine-env.js';
+import { launchChromium } from '../support/stack.js';
+
+const CLI = fileURLToPath(new URL('../../../apps/desktop/dist/server/cli.js', import.meta.url));
+export const START_TARGET_MS = 1500;
+export const CONTAINERS = 200;
+
+export interface DesktopBenchResult {
+  date: string;
+  /** Spawn of the server process until it printed its URL. */
+  serverStartMs: number;
+  /** Navigation start until the Containers screen shows the engine running. */
+  pageInteractiveMs: number;
+  /** The two together: what a user waits for after `npm start` has built everything. */
+  startToInteractiveMs: number;
+  firstContentfulPaintMs: number | undefined;
+  serverRssIdleMiB: number;
+  serverRssListingMiB: number;
+  containers: number;
+  createContainersMs: number;
+  /** Reload until all rows of the list are in the DOM. */
+  listRenderMs: number;
+  /** One keystroke in the search box until the filtered rows are shown. */
+  searchKeystrokeMs: number;
+  target: { startToInteractiveMs: number };
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+export async function runDesktopBench(
+  opts: { log?: (line: string) => void } = {},
+): Promise<DesktopBenchResult> {
+  const log = opts.log ?? (() => undefined);
+  const env = await startEngineEnv();
+  const browser = await launchChromium();
+  const started = Date.now();
+  const server = spawn(process.execPath, [CLI, '--engine', env.berthd.dockerHost], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no dashboard URL after 30 s')), 30_000);
+      createInterface({ input: server.stdout }).on('line', (line) => {
+        const m = /^Dashboard: (\S+)/.exec(line);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      server.once('exit', (code) => reject(new Error(`the dashboard server exited (${code})`)));
+    });
+    const serverStartMs = Date.now() - started;
+    const page = await browser.newPage({ viewport: { width: 1180, height: 760 } });
+    page.setDefaultTimeout(60_000);
+    const nav = Date.now();
+    await page.goto(url);
+    await page.getByRole('heading', { level: 1, name: 'Containers' }).waitFor();
+    await page.getByText('Engine running').waitFor();
+    const pageInteractiveMs = Date.now() - nav;
+    const fcp = await page.evaluate(
+      () => performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+    );
+    log(`desktop: server up in ${serverStartMs} ms, page interactive in ${pageInteractiveMs} ms`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const serverRssIdleMiB = rssMiB(server.pid ?? 0);
+
+    const { ref } = env.images.busybox;
+    await env.dockerOk(['pull', ref]);
+    const made = Date.now();
+    const names = Array.from(
+      { length: CONTAINERS },
+      (_, i) => `bench-${String(i).padStart(3, '0')}`,
+    );
+    await pool(names, 8, async (name) => {
+      await env.dockerOk(['create', '--name', name, ref, 'true']);
+    });
+    const createContainersMs = Date.now() - made;
+    log(`desktop: ${CONTAINERS} containers created in ${createContainersMs} ms`);
+
+    const rows = page.getByTestId('container-row');
+    const reload = Date.now();
+    await page.reload();
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="container-row"]').length === n,
+      CONTAINERS,
+      { timeout: 60_000 },
+    );
+    const listRenderMs = Date.now() - reload;
+    const search = page.getByRole('searchbox', { name: 'Search containers' });
+    await search.focus();
+    const key = Date.now();
+    await page.keyboard.type('7');
+    // Names with a 7: bench-007, -017, … (every name has one index of three digits).
+    const expected = names.filter((n) => n.includes('7')).length;
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="container-row"]').length === n,
+      expected,
+    );
+    const searchKeystrokeMs = Date.now() - key;
+    const serverRssListingMiB = rssMiB(server.pid ?? 0);
+    await rows.first().waitFor();
+    log(
+      `desktop: list of ${CONTAINERS} rendered in ${listRenderMs} ms; search ${searchKeystrokeMs} ms`,
+    );
+    return {
+      date: new Date().toISOString(),
+      serverStartMs,
+      pageInteractiveMs,
+      startToInteractiveMs: serverStartMs + pageInteractiveMs,
+      firstContentfulPaintMs: fcp,
+      serverRssIdleMiB,
+      serverRssListingMiB,
+      containers: CONTAINERS,
+      createContainersMs,
+      listRenderMs,
+      searchKeystrokeMs,
+      target: { startToInteractiveMs: START_TARGET_MS },
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await browser.close().catch(() => undefined);
+    await env.stop();
+  }
+}
