@@ -211,6 +211,28 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     );
   });
 
+  it('takes over a running VM whose host process died, without rebooting it', async () => {
+    const before = JSON.parse((await run(['machine', 'status', '--json'])).stdout) as {
+      pid?: number;
+      hostPid?: number;
+    };
+    assert.ok(before.hostPid && before.pid);
+    process.kill(before.hostPid, 'SIGKILL');
+    await eventually(
+      'status to notice',
+      async () => ((await state()) === 'error' ? true : undefined),
+      30_000,
+    );
+    const r = await ok(['machine', 'start'], 120_000);
+    assert.doesNotMatch(r.stderr, /Booting the Linux kernel/);
+    const after = JSON.parse((await run(['machine', 'status', '--json'])).stdout) as {
+      pid?: number;
+      state: string;
+    };
+    assert.equal(after.state, 'running');
+    assert.equal(after.pid, before.pid);
+  });
+
   it('notices QEMU being killed, and boots again with the data disk intact', async () => {
     const status = JSON.parse((await run(['machine', 'status', '--json'])).stdout) as {
       pid?: number;

@@ -55,7 +55,7 @@ export function runDocker(
 ): Promise<number> {
   const host = dockerHost(io.env);
   const go = async (): Promise<number> => {
-    if (opts.checkEngine !== false && !(await engineAnswers(host))) {
+    if (opts.checkEngine !== false && !(await engineAnswers(io.env))) {
       io.err(notRunningMessage(host));
       return 1;
     }

@@ -4,6 +4,7 @@ import {
   AgentLink,
   Machine,
   berthPaths,
+  dockerHostFor,
   defaultImageDir,
   hostArch,
   imageFromDir,
@@ -131,7 +132,9 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   } finally {
     progress.done();
   }
-  io.out(`Machine "${machine.name}" is running. DOCKER_HOST=unix://${machine.dockerSocket}\n`);
+  io.out(
+    `Machine "${machine.name}" is running. DOCKER_HOST=${dockerHostFor(machine.dockerSocket)}\n`,
+  );
   return 0;
 }
 
@@ -160,7 +163,7 @@ function describe(s: MachineStatus): string {
   }
   if (s.pid) lines.push(`VM pid:   ${s.pid}`);
   lines.push(
-    `Engine:   ${s.engineReachable ? 'answering' : 'not answering'} at unix://${s.dockerSocket}`,
+    `Engine:   ${s.engineReachable ? 'answering' : 'not answering'} at ${dockerHostFor(s.dockerSocket)}`,
   );
   return `${lines.join('\n')}\n`;
 }

@@ -18,7 +18,7 @@ import { AgentLink } from './bridge/agent-link.js';
 import { EngineSocket } from './bridge/engine-socket.js';
 import type { AgentAddress, Driver, DriverFactory } from './driver.js';
 import { generateMachineKeys, readMachineKeys, writeMachineKeys } from './keys.js';
-import { berthPaths, type BerthPaths, type MachinePaths } from './paths.js';
+import { berthPaths, engineClientHost, type BerthPaths, type MachinePaths } from './paths.js';
 import { PortForwarder } from './ports/forwarder.js';
 import { progressFor, progressFromConsole, type Progress } from './progress.js';
 import { defaultDrivers } from './registry.js';
@@ -251,7 +251,7 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
           this.setState('stopped', 'the virtual machine exited');
         });
       });
-      const client = new EngineClient({ host: `unix://${this.dockerSocket}` });
+      const client = new EngineClient({ host: engineClientHost(this.dockerSocket) });
       await waitUntil(
         'the engine to answer through the host socket',
         async () =>
@@ -343,7 +343,7 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
     const hostPid = this.host ? process.pid : livePid(this.paths.hostPid);
     const engineReachable =
       s.running &&
-      (await new EngineClient({ host: `unix://${this.dockerSocket}` })
+      (await new EngineClient({ host: engineClientHost(this.dockerSocket) })
         .raw({ method: 'GET', path: '/_ping', timeoutMs: 3000 })
         .then(
           (res) => (res.resume(), true),

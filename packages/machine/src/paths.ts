@@ -18,7 +18,7 @@ export interface BerthPaths {
   root: string;
   machinesDir: string;
   runDir: string;
-  /** The host socket the docker CLI talks to. */
+  /** The host socket the docker CLI talks to (a named pipe on Windows). */
   dockerSocket: string;
   /** Accelerators that failed their probe on this host (shared by all machines). */
   acceleratorVerdicts: string;
@@ -54,7 +54,10 @@ export function berthPaths(root: string = defaultRoot()): BerthPaths {
     root,
     machinesDir,
     runDir,
-    dockerSocket: join(runDir, 'docker.sock'),
+    dockerSocket:
+      process.platform === 'win32'
+        ? '\\\\.\\pipe\\berth-docker-engine'
+        : join(runDir, 'docker.sock'),
     acceleratorVerdicts: join(root, 'accelerators.json'),
     machine(name: string): MachinePaths {
       const dir = join(machinesDir, name);
@@ -77,4 +80,15 @@ export function berthPaths(root: string = defaultRoot()): BerthPaths {
       };
     },
   };
+}
+
+/** DOCKER_HOST for the engine socket: `unix://…`, or `npipe:////./pipe/…` on Windows. */
+export function dockerHostFor(socket: string): string {
+  const pipe = /^\\\\\.\\pipe\\(.+)$/.exec(socket);
+  return pipe ? `npipe:////./pipe/${pipe[1]}` : `unix://${socket}`;
+}
+
+/** The same socket as @berth/engine-client addresses it (Node connects to pipes by path). */
+export function engineClientHost(socket: string): string {
+  return `unix://${socket}`;
 }

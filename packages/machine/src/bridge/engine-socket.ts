@@ -29,8 +29,11 @@ export class EngineSocket {
 
   async listen(): Promise<void> {
     const { path } = this.opts;
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    rmSync(path, { force: true });
+    const isPipe = path.startsWith('\\\\.\\pipe\\');
+    if (!isPipe) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      rmSync(path, { force: true });
+    }
     const server = createServer({ allowHalfOpen: true }, (socket) => this.carry(socket));
     // umask-independent: the socket is created, then tightened before anything can be accepted
     // by an unprivileged peer (the directory is 0700 as well).
@@ -41,7 +44,8 @@ export class EngineSocket {
         resolve();
       });
     });
-    chmodSync(path, 0o600);
+    // A named pipe's default ACL already limits it to its creator and administrators.
+    if (!isPipe) chmodSync(path, 0o600);
     this.server = server;
   }
 
@@ -79,6 +83,6 @@ export class EngineSocket {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(this.opts.path, { force: true });
+    if (!this.opts.path.startsWith('\\\\.\\pipe\\')) rmSync(this.opts.path, { force: true });
   }
 }
