@@ -367,13 +367,32 @@ export class ContainerService {
         HasBeenManuallyStopped: false,
         Shim: null,
       };
+      await this.createMounts(rec, imageConfig);
       await this.store.save(rec);
       this.emit(rec, 'create');
       return { Id: id, Warnings: [] };
     } catch (err) {
       this.store.releaseName(name, id);
+      await this.volumes?.releaseMounts(id, { removeAnonymous: true }).catch(() => undefined);
       await this.store.remove(id).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * Volumes are prepared at create, as moby does (refusing bad mounts with 400, taking the
+   * references so `volume rm` refuses them, copying image content into new volumes — which
+   * needs the rootfs mounted for a moment).
+   */
+  private async createMounts(rec: ContainerRecord, image: ImageContainerConfig): Promise<void> {
+    if (!this.volumes) return;
+    const paths = rootfsPaths(this.dir(rec.ID));
+    await mountRootfs(paths, await this.lowerDirs(rec), this.engine.config.dataRoot);
+    try {
+      const prepared = await this.prepareVolumes(rec, image, paths.rootfs);
+      rec.Mounts = prepared.mountPoints as Array<Record<string, unknown>>;
+    } finally {
+      unmountRootfs(paths);
     }
   }
 
