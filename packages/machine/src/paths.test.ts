@@ -13,7 +13,6 @@ describe('berth paths', () => {
       m.dataDisk,
       m.serialLog,
       m.hostLog,
-      m.runState,
       m.hostPid,
     ]) {
       assert.ok(f.startsWith('/r/machines/dev/'), f);

@@ -7,7 +7,7 @@
  *   <root>/machines/<name>/data.img        persistent data disk (sparse raw)
  *   <root>/machines/<name>/serial.log      the guest's console
  *   <root>/machines/<name>/host.log        the host side's events (JSON lines)
- *   <root>/machines/<name>/run/            pid files, QMP socket, runtime state
+ *   <root>/machines/<name>/run/            pid files, QMP socket, the boot's guest config
  *   <root>/run/docker.sock                 the engine, for the docker CLI (0600)
  *   <root>/accelerators.json               accelerators whose probe failed on this host
  */
@@ -37,8 +37,6 @@ export interface MachinePaths {
   serialLog: string;
   hostLog: string;
   runDir: string;
-  /** Runtime state of a running machine (RunState). */
-  runState: string;
   /** Pid of the host process that keeps the bridge (`berth machine start`'s detached child). */
   hostPid: string;
 }
@@ -75,7 +73,6 @@ export function berthPaths(root: string = defaultRoot()): BerthPaths {
         serialLog: join(dir, 'serial.log'),
         hostLog: join(dir, 'host.log'),
         runDir: run,
-        runState: join(run, 'state.json'),
         hostPid: join(run, 'host.pid'),
       };
     },
