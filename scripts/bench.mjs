@@ -64,6 +64,104 @@ console.log(`wrote ${file}`);
   console.log(`wrote ${buildFile}`);
 }
 
+// Containers (packages/runtime/src/bench/containers.ts): docker run --rm against runc run +
+// docker version (and dockerd as the peer where it starts), ps -a with 100 containers,
+// 10 run -d in parallel, berthd's RSS. Cheap per run, so 3× the repetitions.
+{
+  const { runContainersBench } = await import(
+    join(root, 'packages/runtime/dist/bench/containers.js')
+  );
+  const c = await runContainersBench({
+    repetitions: repetitions * 3,
+    parallelRepetitions: repetitions,
+    log: (l) => console.log(l),
+  });
+  const ok = (ratio, target) => (ratio <= target ? 'OK' : 'OVER TARGET');
+  const line = (name, s, ratio = '') =>
+    `| ${name.padEnd(46)} | ${s.median.toFixed(0).padStart(6)} | ${s.min.toFixed(0).padStart(5)}–${s.max.toFixed(0).padEnd(5)} | ${(s.spread * 100).toFixed(0).padStart(5)}% | ${ratio}`;
+  const la = (xs) => xs.map((x) => x.toFixed(1)).join(' ');
+  console.log(
+    `\ncontainers: ${c.repetitions} runs per way, interleaved; load average ${la(c.load.start)} → ${la(c.load.end)} (2 cores)`,
+  );
+  console.log(
+    '| way                                            | med ms | min–max ms  | spread | vs floor',
+  );
+  console.log(
+    '|------------------------------------------------|--------|-------------|--------|---------',
+  );
+  const r = c.run;
+  const vsFloor = (s) => (s.median / c.floorMs).toFixed(2);
+  console.log(line('runc run of a prepared bundle', r.runcRun));
+  console.log(line('docker version (berthd)', r.berthdVersion));
+  console.log(
+    `| floor = runc run + docker version              | ${c.floorMs.toFixed(0).padStart(6)} |`,
+  );
+  console.log(line('docker run --rm busybox true (berthd)', r.berthdRunRm, vsFloor(r.berthdRunRm)));
+  console.log(
+    line(
+      'docker run --rm --network none (berthd)',
+      r.berthdRunRmNoNet,
+      vsFloor(r.berthdRunRmNoNet),
+    ),
+  );
+  console.log(
+    line('API create+start+wait+delete (berthd)', r.apiLifecycle, vsFloor(r.apiLifecycle)),
+  );
+  if (r.dockerdRunRm) {
+    console.log(line('docker version (dockerd)', r.dockerdVersion));
+    console.log(line('docker run --rm busybox true (dockerd, no net)', r.dockerdRunRm));
+  }
+  console.log(
+    `berthd run --rm / floor ${c.ratios.cliVsFloor.toFixed(2)} (target ≤ ${c.targets.vsFloor}) ${ok(c.ratios.cliVsFloor, c.targets.vsFloor)}; API / floor ${c.ratios.apiVsFloor.toFixed(2)}`,
+  );
+  if (c.ratios.berthdVsDockerd !== undefined)
+    console.log(
+      `berthd/dockerd run --rm, both without a network: ${c.ratios.berthdVsDockerd.toFixed(2)} (target ≤ ${c.targets.vsDockerd}) ${ok(c.ratios.berthdVsDockerd, c.targets.vsDockerd)}`,
+    );
+  else console.log(`dockerd peer skipped: ${c.peerSkipped}`);
+  const bd = c.apiBreakdown;
+  const f = (x) => (x === undefined ? '?' : x.toFixed(0));
+  console.log(
+    `API lifecycle (medians, ms): create ${f(bd.create)}, start ${f(bd.start)} [prepare ${f(bd.prepare)} → shim+runc start ${f(bd.runcStart)}], ` +
+      `wait ${f(bd.wait)} [run ${f(bd.running)} → exit handled ${f(bd.finish)}], delete ${f(bd.delete)}`,
+  );
+  const cb = c.cliBreakdown;
+  console.log(
+    `CLI run --rm as berthd logged it (ms): create ${f(cb.create)}, start ${f(cb.start)}, wait (sent before start, ends at removal) ${f(cb.wait)}`,
+  );
+  const s = c.scale;
+  const kib = (x) => `${(x / 1024).toFixed(0)} MiB`;
+  console.log(
+    `\n| scale (berthd)                                 | med ms | min–max ms  | spread | ratio`,
+  );
+  console.log(
+    '|------------------------------------------------|--------|-------------|--------|------',
+  );
+  console.log(
+    line(
+      `docker ps -a with ${s.containers} created`,
+      s.ps,
+      `${s.psVsVersion.toFixed(2)} × version`,
+    ),
+  );
+  console.log(line('docker version', s.version));
+  console.log(line('one docker run -d … sleep 30', s.singleRunD));
+  console.log(
+    line(
+      `${s.parallel} docker run -d in parallel (wall)`,
+      s.parallelRunD,
+      `${(s.parallelRunD.median / s.singleRunD.median).toFixed(2)} × one`,
+    ),
+  );
+  console.log(`${s.containers} × docker create (4 at a time): ${s.createAllMs.toFixed(0)} ms`);
+  console.log(
+    `berthd VmRSS: fresh ${kib(s.rssKiB.fresh)}, idle ${kib(s.rssKiB.idle)}, with ${s.containers} containers ${kib(s.rssKiB.withContainers)}, with ${s.parallel + 1} running ${kib(s.rssKiB.withParallelRunning)}`,
+  );
+  const cfile = join(outDir, `containers-${c.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(cfile, `${JSON.stringify(c, null, 2)}\n`);
+  console.log(`wrote ${cfile}`);
+}
+
 // Desktop (e2e/bench/desktop.ts): start → interactive, the dashboard server's memory, and a
 // list of 200 containers. Skipped with its reason when a real part (Chromium, root…) is missing.
 const { e2eSkip } = await import(join(root, 'e2e/dist/support/stack.js'));
