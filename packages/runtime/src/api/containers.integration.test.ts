@@ -122,7 +122,7 @@ describe(
       assert.equal(rid, id);
       assert.equal(name, 'ticker');
       assert.equal(img, image);
-      assert.match(command ?? '', /^"sh -c i=0;/);
+      assert.match(command ?? '', /^"sh -c 'i=0;/);
       assert.match(status ?? '', /^Up (Less than a second|\d+ seconds?)$/);
       assert.match(labels ?? '', /(^|,)team=berth(,|$)/, 'the image labels are merged in');
 

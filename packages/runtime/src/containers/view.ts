@@ -24,8 +24,9 @@ export function stateString(rec: ContainerRecord): string {
 
 const shortName = (rec: ContainerRecord): string => rec.Name.replace(/^\//, '');
 
+/** moby's list: arguments with a space are shown in single quotes. */
 export function commandString(rec: ContainerRecord): string {
-  return [rec.Path, ...rec.Args].join(' ');
+  return [rec.Path, ...rec.Args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
 function networkMode(rec: ContainerRecord): string {
