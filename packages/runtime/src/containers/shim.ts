@@ -78,6 +78,8 @@ export interface ShimHandle {
   ended: Promise<void>;
 }
 
+const WRITE_EXIT = 'echo $? >exit.tmp && mv exit.tmp exit';
+
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function mkfifo(path: string): void {
@@ -186,12 +188,13 @@ export function startShim(opts: ShimOptions): ShimHandle {
       : '';
   if (opts.tty) {
     lines.push(
-      `SHELL=/bin/sh script -qefc ${sq(`${sizeCmd}exec ${runc}`)} /dev/null <${stdinFrom} >stdout 2>&1 3>&- 5>&-`,
+      // The status is written inside the session: busybox's script has no -e to return it.
+      `SHELL=/bin/sh script -qfc ${sq(`${sizeCmd}${runc}; ${WRITE_EXIT}`)} /dev/null <${stdinFrom} >stdout 2>&1 3>&- 5>&-`,
+      `rc=$?; [ -e exit ] || { echo $rc >exit.tmp && mv exit.tmp exit; }`,
     );
   } else {
-    lines.push(`${runc} <${stdinFrom} >stdout 2>stderr 3>&- 4>&- 5>&-`);
+    lines.push(`${runc} <${stdinFrom} >stdout 2>stderr 3>&- 4>&- 5>&-`, WRITE_EXIT);
   }
-  lines.push('echo $? >exit.tmp && mv exit.tmp exit');
   const child = spawn('/bin/sh', ['-c', lines.join('\n'), 'berth-shim', paths.dir], {
     detached: true,
     stdio: 'ignore',
