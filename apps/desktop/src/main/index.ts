@@ -24,7 +24,9 @@ import { dispatch, eventFrame, IPC, type ServerFrame } from '../shared/contract.
 import type { ContainerSummary } from '../shared/contract.js';
 import { createBerthServices } from '../services/index.js';
 import type { Session } from '../services/session.js';
+import { Machine, engineClientHost } from '@berth/machine';
 import { externalEngine, NativeEngine, type EngineController } from './engine-controller.js';
+import { VmEngine } from './vm-engine.js';
 import { dotBitmap } from './icons.js';
 import { trayDot, trayMenu, type TrayAction, type TrayItem, type TrayState } from './tray-model.js';
 
@@ -60,12 +62,35 @@ async function main(): Promise<void> {
 
   const socket = engineSocket();
   const external = process.env['DOCKER_HOST'];
-  const engine: EngineController =
-    external || process.platform !== 'linux' || !existsSync(BERTHD)
-      ? externalEngine
-      : new NativeEngine(socket, BERTHD);
-  const services = createBerthServices({ engineHost: external ?? `unix://${socket}` });
-  if (engine.controllable) await engine.start();
+  // The engine runs in the Berth VM except on Linux, where it runs natively (BERTH_VM=1 asks
+  // for the VM there too). A packaged app finds the guest image among its resources.
+  const useVm = !external && (process.platform !== 'linux' || process.env['BERTH_VM'] === '1');
+  if (useVm && app.isPackaged && !process.env['BERTH_IMAGE_DIR'])
+    process.env['BERTH_IMAGE_DIR'] = join(process.resourcesPath, 'vm-image');
+  const machine = useVm ? new Machine() : undefined;
+  let engine: EngineController = externalEngine;
+  const services = createBerthServices({
+    engineHost: external ?? (machine ? engineClientHost(machine.dockerSocket) : `unix://${socket}`),
+    mode: machine ? 'vm' : 'native',
+    engine: { restart: () => engine.restart() },
+    vmConsole: machine ? (tail) => machine.logs().split('\n').slice(-tail) : undefined,
+    onSettingsChanged: (s) => {
+      app.setLoginItemSettings({ openAtLogin: s.startAtLogin });
+      state.startAtLogin = s.startAtLogin;
+      render();
+    },
+  });
+  if (machine)
+    engine = new VmEngine(
+      () => services.settings.get(),
+      (p) => services.monitor.reportBoot(p),
+      machine,
+    );
+  else if (!external && existsSync(BERTHD)) engine = new NativeEngine(socket, BERTHD);
+  // The VM boots in the background (its progress shows in the status bar); berthd is quick.
+  if (machine)
+    void engine.start().catch((e: unknown) => console.error('berth: VM start failed', e));
+  else if (engine.controllable) await engine.start();
 
   protocol.handle('berth', async (request) => {
     const path = normalize(decodeURIComponent(new URL(request.url).pathname));
@@ -187,11 +212,12 @@ async function main(): Promise<void> {
       case 'settings':
         showWindow('#/settings');
         return;
-      case 'toggle-start-at-login':
-        state.startAtLogin = !state.startAtLogin;
-        app.setLoginItemSettings({ openAtLogin: state.startAtLogin });
-        render();
+      case 'toggle-start-at-login': {
+        // Through the settings file, so Settings shows the same choice (onSettingsChanged).
+        const current = await services.settings.get();
+        await services.settings.set({ ...current, startAtLogin: !state.startAtLogin });
         return;
+      }
       case 'quit':
         app.quit();
         return;

@@ -21,6 +21,7 @@ export interface BerthServicesOptions {
   /** Present when Berth manages the engine (restart from Troubleshoot). */
   engine?: EngineControl;
   engineLogFile?: string;
+  vmConsole?: (tail: number) => string[];
   /** `vm` where the engine runs in the Berth VM. */
   mode?: 'native' | 'vm';
   /** After each settings change (Electron applies start-at-login). */
@@ -31,7 +32,12 @@ export function createBerthServices(opts: BerthServicesOptions): BerthServices {
   const client = new EngineClient({ host: opts.engineHost });
   const monitor = new EngineMonitor(client, opts.pollMs, opts.mode ?? 'native');
   const settings = new SettingsStore(opts.settingsFile, opts.onSettingsChanged);
-  const ctx = { settings, engine: opts.engine, engineLogFile: opts.engineLogFile };
+  const ctx = {
+    settings,
+    engine: opts.engine,
+    engineLogFile: opts.engineLogFile,
+    vmConsole: opts.vmConsole,
+  };
   return {
     client,
     monitor,

@@ -50,6 +50,8 @@ export interface SessionContext {
   engine?: EngineControl;
   /** The engine's log; by default `<DockerRootDir>/berthd.log` as /info reports it. */
   engineLogFile?: string;
+  /** The last lines of the VM's console, where the engine runs in the Berth VM. */
+  vmConsole?: (tail: number) => string[];
 }
 
 export interface Session {
@@ -381,7 +383,11 @@ export function openSession(
         Env: req.env,
         ...(req.command.length ? { Cmd: req.command } : {}),
         ExposedPorts: exposed,
-        HostConfig: { PortBindings: bindings },
+        HostConfig: {
+          PortBindings: bindings,
+          Binds: req.volumes,
+          RestartPolicy: { Name: req.restart === 'no' ? '' : req.restart },
+        },
       };
       const create = () =>
         client.request({
@@ -528,6 +534,7 @@ export function openSession(
     'settings.reset': () => ctx.settings.reset(),
 
     'troubleshoot.logs': async ({ tail }) => {
+      const vm = ctx.vmConsole?.(tail);
       let path = ctx.engineLogFile;
       if (!path) {
         const info = await client.request({ method: 'GET', path: '/info', schema: infoRootSchema });
@@ -535,10 +542,11 @@ export function openSession(
         path = join(info.DockerRootDir, 'berthd.log');
       }
       try {
-        return { path, lines: await tailFile(path, tail) };
+        return { path, lines: await tailFile(path, tail), vm };
       } catch (e) {
         // Inside the VM the file is the guest's; the host cannot read it directly.
         const code = (e as NodeJS.ErrnoException).code;
+        if (vm && code === 'ENOENT') return { path: `${path} (in the VM)`, lines: [], vm };
         if (code === 'ENOENT' || code === 'EACCES')
           throw new Error(`Cannot read the engine log at ${path} from here (${code}).`);
         throw e;

@@ -5,6 +5,7 @@ import {
   createClient,
   dispatch,
   eventFrame,
+  runRequestSchema,
   type ClientFrame,
   type Handlers,
 } from './contract.js';
@@ -110,6 +111,24 @@ describe('docker run line', () => {
         command: ['sh', '-c', "echo it's"],
       }),
       `docker run -d --name web -p 8080:80 -p 53/udp -e 'GREETING=hello world' nginx:alpine sh -c 'echo it'\\''s'`,
+    );
+  });
+
+  it('shows volumes and a restart policy; refuses a volume without a target path', () => {
+    assert.equal(
+      dockerRunLine({
+        image: 'redis',
+        volumes: ['data:/data', '/srv/conf:/etc/redis:ro'],
+        restart: 'unless-stopped',
+      }),
+      'docker run -d -v data:/data -v /srv/conf:/etc/redis:ro --restart unless-stopped redis',
+    );
+    const parsed = runRequestSchema.parse({ image: 'redis' });
+    assert.equal(parsed.restart, 'no');
+    assert.deepEqual(parsed.volumes, []);
+    assert.throws(
+      () => runRequestSchema.parse({ image: 'redis', volumes: ['data'] }),
+      /name:\/path/,
     );
   });
 

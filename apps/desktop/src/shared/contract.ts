@@ -110,6 +110,10 @@ export const portMappingSchema = z.object({
 });
 export type PortMapping = z.infer<typeof portMappingSchema>;
 
+/** `source:/target[:ro|rw]`, the source a volume name or an absolute host path. */
+export const VOLUME_SPEC = /^(?:[A-Za-z0-9][A-Za-z0-9_.-]*|\/[^:]*):\/[^:]*(?::(?:ro|rw))?$/;
+export const RESTART_POLICIES = ['no', 'always', 'unless-stopped', 'on-failure'] as const;
+
 export const runRequestSchema = z.object({
   image: z.string().min(1),
   name: z.string().optional(),
@@ -118,6 +122,11 @@ export const runRequestSchema = z.object({
   env: z.array(z.string()).default([]),
   /** Replaces the image's CMD when not empty. */
   command: z.array(z.string()).default([]),
+  /** `-v` specs: `volume-name:/path`, `/host/path:/path`, each optionally `:ro`. */
+  volumes: z
+    .array(z.string().regex(VOLUME_SPEC, 'Write a volume as name:/path or /host/path:/path[:ro]'))
+    .default([]),
+  restart: z.enum(RESTART_POLICIES).default('no'),
 });
 export type RunRequest = z.input<typeof runRequestSchema>;
 
@@ -375,7 +384,12 @@ export const requests = {
   /** The last lines of the engine's log (`<data-root>/berthd.log`). */
   'troubleshoot.logs': {
     params: z.object({ tail: z.number().int().min(1).max(5000).default(200) }),
-    result: z.object({ path: z.string(), lines: z.array(z.string()) }),
+    result: z.object({
+      path: z.string(),
+      lines: z.array(z.string()),
+      /** The VM's console (the guest's boot and kernel messages), where there is a VM. */
+      vm: z.array(z.string()).optional(),
+    }),
   },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

@@ -18,6 +18,8 @@ export function dockerRunLine(req: RunRequest): string {
     );
   }
   for (const e of req.env ?? []) words.push('-e', e);
+  for (const v of req.volumes ?? []) words.push('-v', v);
+  if (req.restart && req.restart !== 'no') words.push('--restart', req.restart);
   words.push(req.image || '<image>', ...(req.command ?? []));
   return words.map(shellQuote).join(' ');
 }

@@ -1,5 +1,10 @@
 import { useState, type FormEvent } from 'react';
-import type { PortMapping, RunRequest } from '../../shared/contract.js';
+import {
+  RESTART_POLICIES,
+  VOLUME_SPEC,
+  type PortMapping,
+  type RunRequest,
+} from '../../shared/contract.js';
 import { dockerRunLine, splitCommand } from '../../shared/docker-run.js';
 import { Dialog, ErrorBanner } from '../components/common.js';
 import { useAction, useBerth } from '../state.js';
@@ -29,6 +34,13 @@ export function RunDialog(props: {
   const [ports, setPorts] = useState('');
   const [env, setEnv] = useState('');
   const [command, setCommand] = useState('');
+  const [volumes, setVolumes] = useState('');
+  const [restart, setRestart] = useState<(typeof RESTART_POLICIES)[number]>('no');
+  const volumeList = volumes
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const badVolume = volumeList.find((v) => !VOLUME_SPEC.test(v));
   const action = useAction();
 
   const parsedPorts = parsePorts(ports);
@@ -41,6 +53,8 @@ export function RunDialog(props: {
       .map((l) => l.trim())
       .filter(Boolean),
     command: splitCommand(command),
+    volumes: volumeList,
+    restart,
   };
 
   const submit = (e: FormEvent) => {
@@ -93,6 +107,36 @@ export function RunDialog(props: {
           <textarea name="env" rows={3} value={env} onChange={(e) => setEnv(e.target.value)} />
         </label>
         <label>
+          <span className="label">Volumes (name:/path or /host/path:/path[:ro], one per line)</span>
+          <textarea
+            name="volumes"
+            rows={2}
+            value={volumes}
+            placeholder="data:/var/lib/data"
+            onChange={(e) => setVolumes(e.target.value)}
+            aria-invalid={badVolume !== undefined}
+          />
+          {badVolume !== undefined && (
+            <span className="hint bad">
+              {badVolume}: write a volume as name:/path or /host/path:/path, optionally :ro.
+            </span>
+          )}
+        </label>
+        <label>
+          <span className="label">Restart policy</span>
+          <select
+            name="restart"
+            value={restart}
+            onChange={(e) => setRestart(e.target.value as (typeof RESTART_POLICIES)[number])}
+          >
+            {RESTART_POLICIES.map((p) => (
+              <option key={p} value={p}>
+                {p === 'no' ? 'no (default)' : p}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
           <span className="label">Command (optional, replaces the image&apos;s)</span>
           <input name="command" value={command} onChange={(e) => setCommand(e.target.value)} />
         </label>
@@ -110,7 +154,9 @@ export function RunDialog(props: {
           <button
             type="submit"
             className="primary"
-            disabled={action.busy || !request.image || parsedPorts === undefined}
+            disabled={
+              action.busy || !request.image || parsedPorts === undefined || badVolume !== undefined
+            }
           >
             {action.busy ? 'Starting…' : 'Run'}
           </button>

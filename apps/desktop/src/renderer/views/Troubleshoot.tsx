@@ -22,7 +22,7 @@ export function readableLogLine(line: string): string {
 
 export function TroubleshootView() {
   const berth = useBerth();
-  const [log, setLog] = useState<{ path: string; lines: string[] }>();
+  const [log, setLog] = useState<{ path: string; lines: string[]; vm?: string[] }>();
   const [logError, setLogError] = useState<string>();
   const [confirming, setConfirming] = useState(false);
   const [notice, setNotice] = useState<string>();
@@ -84,6 +84,14 @@ export function TroubleshootView() {
       <pre className="log-output" aria-label="Engine log" tabIndex={0}>
         {log ? log.lines.map(readableLogLine).join('\n') || 'The log is empty.' : 'Loading…'}
       </pre>
+      {log?.vm && (
+        <>
+          <h2 className="h2 spaced">VM console</h2>
+          <pre className="log-output short" aria-label="VM console" tabIndex={0}>
+            {log.vm.join('\n') || 'The VM has not written anything yet.'}
+          </pre>
+        </>
+      )}
       {confirming && (
         <ConfirmDialog
           title="Reset to defaults"
