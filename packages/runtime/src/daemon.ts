@@ -11,8 +11,11 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { acceptUpgrades } from './api/hijack.js';
 import { registerBuildRoutes } from './api/routes/build.js';
+import { registerContainerFileRoutes } from './api/routes/container-files.js';
 import { registerContainerRoutes } from './api/routes/containers.js';
+import { registerExecRoutes } from './api/routes/exec.js';
 import { registerImageRoutes } from './api/routes/images.js';
+import { registerStatsRoutes } from './api/routes/stats.js';
 import { registerSystemRoutes } from './api/routes/system.js';
 import { registerNetworkRoutes } from './api/routes/networks.js';
 import { registerVolumeRoutes } from './api/routes/volumes.js';
@@ -331,6 +334,9 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     registerVolumeRoutes(router, engine, volumes);
     registerNetworkRoutes(router, engine, networks);
     registerContainerRoutes(router, engine, containers);
+    registerExecRoutes(router, engine, containers);
+    registerContainerFileRoutes(router, engine, containers);
+    registerStatsRoutes(router, engine, containers);
     registerBuildRoutes(router, engine, containers);
 
     const requestLog = logger.child({ component: 'api' });
