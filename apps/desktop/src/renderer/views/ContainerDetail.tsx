@@ -1,6 +1,7 @@
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { ContainerDetail } from '../../shared/contract.js';
 import { ErrorBanner, StateBadge } from '../components/common.js';
+import { parseAnsi, stripAnsi } from '../../shared/ansi.js';
 import { newId } from '../format.js';
 import { errorText, useAction, useBerth } from '../state.js';
 import { PortLinks } from './Containers.js';
@@ -50,7 +51,7 @@ function Logs(props: { id: string }) {
   const shown = filter
     ? text
         .split('\n')
-        .filter((l) => l.toLowerCase().includes(filter.toLowerCase()))
+        .filter((l) => stripAnsi(l).toLowerCase().includes(filter.toLowerCase()))
         .join('\n')
     : text;
   return (
@@ -79,8 +80,22 @@ function Logs(props: { id: string }) {
         </label>
       </div>
       <pre ref={pre} className="log-output" aria-label="Container logs" tabIndex={0}>
-        {/* ANSI colour codes are stripped; the terminal view will render them. */}
-        {shown.replace(/\x1b\[[0-9;]*m/g, '') || (ended ? '' : 'Waiting for output…')}
+        {shown
+          ? parseAnsi(shown).map((seg, i) =>
+              seg.fg === undefined && !seg.bold ? (
+                seg.text
+              ) : (
+                <span
+                  key={i}
+                  className={`${seg.fg !== undefined ? `ansi${seg.fg}` : ''}${seg.bold ? ' ansi-bold' : ''}`}
+                >
+                  {seg.text}
+                </span>
+              ),
+            )
+          : ended
+            ? ''
+            : 'Waiting for output…'}
       </pre>
       {ended && <p className="muted small">{ended}</p>}
     </div>
