@@ -26,6 +26,10 @@ export interface Frame {
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
 
+/** Content types of a hijacked or streamed body, by whether it is framed. */
+export const RAW_STREAM = 'application/vnd.docker.raw-stream';
+export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
+
 export async function* demultiplex(body: Readable): AsyncGenerator<Frame> {
   let buf: Buffer = Buffer.alloc(0);
   for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -40,7 +44,7 @@ export async function* demultiplex(body: Readable): AsyncGenerator<Frame> {
   }
 }
 
-/** Encodes one frame; the engine side uses this for logs/attach without a TTY. */
+/** Encodes one frame; berthd writes logs, attach and exec without a TTY with this. */
 export function encodeFrame(stream: Frame['stream'], data: Buffer): Buffer {
   const header = Buffer.alloc(8);
   header[0] = STREAMS.indexOf(stream);

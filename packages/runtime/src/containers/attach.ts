@@ -8,8 +8,8 @@
  * stdin, the detach keys (default ctrl-p,ctrl-q) end the client's attachment only.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { encodeFrame } from '@berth/engine-client';
 import { InvalidParameterError } from '../api/errors.js';
-import { encodeFrame } from './frames.js';
 import type { JsonFileLog, LogEntry, OutputStream } from './logs.js';
 
 const MAX_PENDING_STDIN = 1024 * 1024;

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { encodeFrame } from '@berth/engine-client';
 import { detachFilter, parseDetachKeys } from './attach.js';
-import { encodeFrame } from './frames.js';
 import { JsonFileLog, parseLogConfig, parseSize, readLogEntries, timeNanos } from './logs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-logs-'));

@@ -4,8 +4,8 @@
  * shapes and status codes (304 for a start/stop that changes nothing, 409 for conflicts).
  */
 import { z } from 'zod';
+import { encodeFrame, MULTIPLEXED_STREAM, RAW_STREAM } from '@berth/engine-client';
 import { parseDetachKeys, serveAttach } from '../../containers/attach.js';
-import { encodeFrame, MULTIPLEXED_STREAM, RAW_STREAM } from '../../containers/frames.js';
 import { readLogEntries, parseLogConfig, timeNanos, type LogEntry } from '../../containers/logs.js';
 import type { ContainerService } from '../../containers/service.js';
 import type { ContainerRecord } from '../../containers/store.js';

@@ -3,10 +3,10 @@
  * connection (or detached), resize its TTY and inspect it. Refusals happen before the
  * connection is hijacked, so they reach the client as ordinary JSON errors.
  */
+import { MULTIPLEXED_STREAM, RAW_STREAM } from '@berth/engine-client';
 import { execCreateSchema, execStartSchema, ExecService } from '../../containers/exec.js';
 import type { ContainerService } from '../../containers/service.js';
 import type { Engine } from '../../engine.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM } from '../../containers/frames.js';
 import { InvalidParameterError } from '../errors.js';
 import { hijack, wantsUpgrade } from '../hijack.js';
 import { queryInt, readJson, sendEmpty, sendJson } from '../http.js';
