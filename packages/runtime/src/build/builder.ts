@@ -43,7 +43,7 @@ import {
   loadImage,
   metadataImage,
   scratchConfig,
-  storeImage,
+  storeBuildImage,
 } from './images.js';
 import { envMap, processWord } from './words.js';
 
@@ -305,7 +305,7 @@ export class Builder {
       : undefined;
     const platform = platformFlag ? parsePlatform(platformFlag) : this.req.platform;
     if (name.toLowerCase() === 'scratch') {
-      return storeImage(this.deps.engine, scratchConfig(platform), []);
+      return storeBuildImage(this.deps.engine, scratchConfig(platform), []);
     }
     const stageIndex = this.stageNames.get(name.toLowerCase());
     if (stageIndex !== undefined) return this.stageImages[stageIndex] as BuildImage;

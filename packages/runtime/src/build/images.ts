@@ -6,6 +6,7 @@
  * its command as created_by) does not give.
  */
 import { hostPlatform } from '../images/platform.js';
+import { storeImage } from '../images/store-image.js';
 import { commitContainer, type CommitContainers } from '../containers/commit.js';
 import type { Engine } from '../engine.js';
 import { readImageConfig } from '../images/inspect.js';
@@ -15,7 +16,6 @@ import {
   type Digest,
   type HistoryEntry,
   type ImageConfig,
-  MediaTypes,
   manifestSchema,
 } from '../images/oci.js';
 
@@ -38,32 +38,13 @@ export async function loadImage(engine: Engine, id: Digest): Promise<BuildImage>
   return { id, config, layers };
 }
 
-/** Stores config + manifest and an untagged image record; returns the image. */
-export async function storeImage(
+/** Stores the step's image (an untagged record); returns it as the builder carries it. */
+export async function storeBuildImage(
   engine: Engine,
   config: ImageConfig,
   layers: Descriptor[],
 ): Promise<BuildImage> {
-  const configBlob = await engine.content.put(Buffer.from(JSON.stringify(config)));
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaTypes.ociManifest,
-    config: { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
-    layers,
-  };
-  const manifestBlob = await engine.content.put(Buffer.from(JSON.stringify(manifest)));
-  await engine.images.put({
-    id: configBlob.digest,
-    manifest: {
-      mediaType: MediaTypes.ociManifest,
-      digest: manifestBlob.digest,
-      size: manifestBlob.size,
-    },
-    repoTags: [],
-    repoDigests: [],
-    stored: new Date().toISOString(),
-  });
-  return { id: configBlob.digest, config, layers };
+  return { id: await storeImage(engine, config, layers), config, layers };
 }
 
 /** The image `FROM scratch` starts from: no layers, an empty config. */
@@ -86,7 +67,7 @@ export function metadataImage(
   createdBy: string,
 ): Promise<BuildImage> {
   const created = new Date().toISOString();
-  return storeImage(
+  return storeBuildImage(
     engine,
     {
       ...parent.config,
@@ -127,7 +108,7 @@ export async function commitStep(
     created_by: createdBy,
     ...(emptyLayer ? { empty_layer: true } : {}),
   };
-  const image = await storeImage(
+  const image = await storeBuildImage(
     engine,
     {
       ...parent.config,

@@ -27,6 +27,7 @@ import {
   MediaTypes,
   manifestSchema,
 } from '../images/oci.js';
+import { storeImage } from '../images/store-image.js';
 import { packTree } from './archive.js';
 import { mountPointsOf, mountStubs } from './changes.js';
 import type { ContainerView } from './service.js';
@@ -388,26 +389,7 @@ export async function commitContainer(
         },
       ],
     };
-    const configBlob = await engine.content.put(Buffer.from(JSON.stringify(config)));
-    const manifest = {
-      schemaVersion: 2,
-      mediaType: MediaTypes.ociManifest,
-      config: { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
-      layers,
-    };
-    const manifestBlob = await engine.content.put(Buffer.from(JSON.stringify(manifest)));
-    const id = configBlob.digest;
-    await engine.images.put({
-      id,
-      manifest: {
-        mediaType: MediaTypes.ociManifest,
-        digest: manifestBlob.digest,
-        size: manifestBlob.size,
-      },
-      repoTags: [],
-      repoDigests: [],
-      stored: created,
-    });
+    const id = await storeImage(engine, config, layers, created);
     if (ref) {
       await engine.images.tag(id, ref);
       engine.events.emit('image', 'tag', id, { name: familiar(ref) });
