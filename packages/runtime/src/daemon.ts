@@ -278,6 +278,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       execRoot: config.execRoot,
       events,
       logger,
+      ...(config.hostGatewayIp ? { hostGatewayIp: config.hostGatewayIp } : {}),
     });
     for (const [name, store] of [
       ['content', content],

@@ -28,6 +28,11 @@ export interface EngineConfig {
   id?: string;
   /** `--debug`: reported by /info. */
   debug?: boolean;
+  /**
+   * `--host-gateway-ip`: what `host-gateway` in --add-host means, and where containers find
+   * `host.docker.internal` (in Berth's VM: QEMU's user-net gateway, i.e. the user's host).
+   */
+  hostGatewayIp?: string;
 }
 
 export interface Engine {

@@ -26,6 +26,8 @@ import {
 } from '../testing/engine-env.js';
 import { skipUnless } from '../testing/tools.js';
 
+/** dockerd's --host-gateway-ip for this suite's berthd (TEST-NET-1: never reached). */
+const HOST_GATEWAY_IP = '192.0.2.1';
 const skip = engineTestSkip() || skipUnless(['ip', 'iptables', 'nsenter', 'unshare']);
 
 function httpGet(url: string): Promise<string> {
@@ -74,7 +76,7 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
   };
 
   before(async () => {
-    env = await startEngineEnv();
+    env = await startEngineEnv({ berthd: { extraArgs: ['--host-gateway-ip', HOST_GATEWAY_IP] } });
     busybox = env.images.busybox.ref;
     await ok('pull', '-q', busybox);
     const probe = await docker('run', '--rm', busybox, 'true');
@@ -225,6 +227,20 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
         `error while removing network: network ${netName}-dns id [0-9a-f]{64} has active endpoints`,
       ),
     );
+  });
+
+  it('gives containers host.docker.internal and host-gateway from --host-gateway-ip', async (t) => {
+    if (!needContainers(t)) return;
+    const entries = async (...args: string[]) =>
+      (await ok('run', '--rm', ...args, busybox, 'cat', '/etc/hosts'))
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' '));
+    const hosts = await entries('--add-host', 'gw:host-gateway');
+    assert.ok(hosts.includes(`${HOST_GATEWAY_IP} gw`), hosts.join('\n'));
+    assert.ok(hosts.includes(`${HOST_GATEWAY_IP} host.docker.internal`), hosts.join('\n'));
+    const own = await entries('--add-host', 'host.docker.internal:192.0.2.9');
+    assert.ok(own.includes('192.0.2.9 host.docker.internal'), own.join('\n'));
+    assert.ok(!own.includes(`${HOST_GATEWAY_IP} host.docker.internal`), own.join('\n'));
   });
 
   it('connects and disconnects a running container', async (t) => {

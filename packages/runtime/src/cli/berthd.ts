@@ -4,6 +4,7 @@
  * habits carry over. Usage errors exit 2, start-up failures exit 1, a clean stop exits 0;
  * none of them prints a stack trace unless --debug.
  */
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,6 +46,9 @@ Options:
   -h, --help                      Print usage
   -H, --host list                 Daemon socket(s) to listen on: unix:///path.sock, or
                                   tcp://127.0.0.1:PORT (default ${d.host})
+      --host-gateway-ip ip        IP address that the special 'host-gateway' string in
+                                  --add-host resolves to; containers also get
+                                  host.docker.internal pointing at it
       --insecure-registry list    Registries (host[:port] or CIDR) to reach over plain HTTP
   -l, --log-level string          Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
                                   (default "info")
@@ -61,6 +65,7 @@ const OPTIONS = {
   'exec-root': { type: 'string' },
   pidfile: { type: 'string', short: 'p' },
   'insecure-registry': { type: 'string', multiple: true },
+  'host-gateway-ip': { type: 'string' },
   'log-level': { type: 'string', short: 'l' },
   debug: { type: 'boolean', short: 'D' },
   help: { type: 'boolean', short: 'h' },
@@ -125,6 +130,10 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`insecure registry ${registry} should not contain '://'`);
     }
   }
+  const hostGatewayIp = flags['host-gateway-ip'];
+  if (hostGatewayIp !== undefined && isIP(hostGatewayIp) === 0) {
+    throw new UsageError(`invalid IP address in --host-gateway-ip: ${hostGatewayIp}`);
+  }
   const execRoot = resolve(flags['exec-root'] ?? d.execRoot);
   const daemon = await startDaemon({
     hosts,
@@ -132,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
     execRoot,
     pidfile: resolve(flags.pidfile ?? join(execRoot, 'berthd.pid')),
     insecureRegistries: insecure,
+    ...(hostGatewayIp ? { hostGatewayIp } : {}),
     version: build.version,
     gitCommit: build.gitCommit,
     buildTime: build.buildTime,

@@ -32,6 +32,21 @@ describe('generated hosts and resolv.conf', () => {
     );
   });
 
+  it('points host.docker.internal at --host-gateway-ip unless --add-host names it', () => {
+    assert.deepEqual(extraHostEntries(['gw:host-gateway'], '10.0.2.2', '10.0.2.2'), [
+      { ip: '10.0.2.2', names: ['gw'] },
+      { ip: '10.0.2.2', names: ['host.docker.internal'] },
+    ]);
+    assert.deepEqual(
+      extraHostEntries(['host.docker.internal:host-gateway'], '10.0.2.2', '10.0.2.2'),
+      [{ ip: '10.0.2.2', names: ['host.docker.internal'] }],
+    );
+    assert.deepEqual(extraHostEntries(['host.docker.internal=1.2.3.4'], '10.0.2.2', '10.0.2.2'), [
+      { ip: '1.2.3.4', names: ['host.docker.internal'] },
+    ]);
+    assert.deepEqual(extraHostEntries([], '172.17.0.1'), []);
+  });
+
   it("uses the host's nameservers minus loopback ones, or the network's DNS server", () => {
     const host = parseResolvConf(
       '# comment\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nsearch corp.example\noptions edns0\n',

@@ -18,8 +18,19 @@ export interface HostsEntry {
   names: string[];
 }
 
-/** ExtraHosts "name:ip" / "name=ip" as hosts entries; "host-gateway" is the default gateway. */
-export function extraHostEntries(extra: readonly string[], hostGateway?: string): HostsEntry[] {
+/** The name Docker Desktop gives the user's host inside containers. */
+export const HOST_DOCKER_INTERNAL = 'host.docker.internal';
+
+/**
+ * ExtraHosts "name:ip" / "name=ip" as hosts entries; "host-gateway" is `hostGateway`. With
+ * `hostDockerInternal` (dockerd's --host-gateway-ip, set in Berth's VM), `host.docker.internal`
+ * points at it unless ExtraHosts names it itself.
+ */
+export function extraHostEntries(
+  extra: readonly string[],
+  hostGateway?: string,
+  hostDockerInternal?: string,
+): HostsEntry[] {
   const out: HostsEntry[] = [];
   for (const item of extra) {
     const sep = item.includes('=') ? item.indexOf('=') : item.indexOf(':');
@@ -28,6 +39,8 @@ export function extraHostEntries(extra: readonly string[], hostGateway?: string)
     if (ip === 'host-gateway') ip = hostGateway ?? '';
     if (ip) out.push({ ip, names: [item.slice(0, sep).trim()] });
   }
+  if (hostDockerInternal && !out.some((e) => e.names.includes(HOST_DOCKER_INTERNAL)))
+    out.push({ ip: hostDockerInternal, names: [HOST_DOCKER_INTERNAL] });
   return out;
 }
 

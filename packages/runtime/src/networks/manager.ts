@@ -960,7 +960,8 @@ export class NetworkManager implements NetworkService {
     const firstGateway = endpoints[0]
       ? this.networks.get(endpoints[0][0])?.IPAM.Config[0]?.Gateway
       : undefined;
-    const out = extraHostEntries(request.extraHosts ?? [], firstGateway);
+    const gatewayIp = this.opts.hostGatewayIp;
+    const out = extraHostEntries(request.extraHosts ?? [], gatewayIp ?? firstGateway, gatewayIp);
     const own = endpoints[0]?.[1].ip;
     if (own) {
       const fqdn = request.domainname ? [`${request.hostname}.${request.domainname}`] : [];

@@ -111,6 +111,11 @@ export interface NetworkServiceOptions {
   logger: Logger;
   /** Host-wide state shared by all berthd instances on this machine (default /run/berth). */
   hostStateDir?: string;
+  /**
+   * dockerd's `--host-gateway-ip`: the address of `host-gateway` in ExtraHosts; when set,
+   * containers also get `host.docker.internal` → it, as in Docker Desktop.
+   */
+  hostGatewayIp?: string;
 }
 
 /** Builds the service (nothing touches the kernel until the first network is used). */
