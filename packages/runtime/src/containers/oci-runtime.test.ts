@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -17,7 +19,7 @@ import { tempDir } from '../testing/process.js';
 import { skipUnless } from '../testing/tools.js';
 import { detectCgroup } from './cgroups.js';
 import { ConsoleSocket } from './console-socket.js';
-import { createRuntime, detectRuntime, type OciRuntime } from './oci-runtime.js';
+import { createRuntime, detectRuntime, runSupportsKeep, type OciRuntime } from './oci-runtime.js';
 import { buildExecProcess, buildSpec, type SpecInput } from './oci-spec.js';
 import type { ExitStatus } from './reaper.js';
 import { makeBusyboxRootfs } from './test-rootfs.js';
@@ -131,6 +133,18 @@ describe('oci-runtime (real runc/crun)', { skip }, () => {
 
   it(`picks ${choice?.name} for a ${cgroup.mode} cgroup hierarchy`, () => {
     assert.equal(choice?.name, cgroup.mode === 'unified' ? 'crun' : 'runc');
+  });
+
+  it('knows which installed runtimes take run --keep (crun before 1.9 does not)', () => {
+    for (const binary of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/bin/crun']) {
+      if (!existsSync(binary)) continue;
+      const r = spawnSync(binary, ['run', '--keep', '--bundle', '/nonexistent', 'x'], {
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      const refused = /unrecognized option|flag provided but not defined/.test(r.stderr);
+      assert.equal(runSupportsKeep(binary), !refused, `${binary}: ${r.stderr}`);
+    }
   });
 
   it('runs echo hi and reads its stdout', async (t) => {

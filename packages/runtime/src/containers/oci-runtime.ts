@@ -11,7 +11,7 @@
  * runtime exits. With a terminal the runtime sends the pty master over `consoleSocket` with
  * SCM_RIGHTS; receive it with ConsoleSocket (console-socket.ts) while create/exec runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -124,6 +124,15 @@ export function detectRuntime(cgroup: CgroupInfo = detectCgroup()): RuntimeChoic
 }
 
 const RUN_TIMEOUT_MS = 60_000;
+
+/**
+ * Whether `<binary> run` takes `--keep` (keep the stopped container's state and cgroup, so its
+ * OOM count can be read): runc does; crun only since 1.9 (Debian bookworm has 1.8).
+ */
+export function runSupportsKeep(binary: string): boolean {
+  const help = spawnSync(binary, ['run', '--help'], { encoding: 'utf8', timeout: 15_000 });
+  return `${help.stdout}${help.stderr}`.includes('--keep');
+}
 
 interface CliResult {
   code: number | null;

@@ -27,7 +27,7 @@ import type { DockerMount, VolumeService } from '../volumes/service.js';
 import { ContainerIo } from './attach.js';
 import { detectCgroup, type CgroupInfo } from './cgroups.js';
 import { JsonFileLog, parseLogConfig } from './logs.js';
-import { createRuntime, detectRuntime, type OciRuntime } from './oci-runtime.js';
+import { createRuntime, detectRuntime, runSupportsKeep, type OciRuntime } from './oci-runtime.js';
 import {
   buildSpec,
   mergeImageConfig,
@@ -143,6 +143,8 @@ export class ContainerService {
   readonly store: ContainerStore;
   readonly runtime: OciRuntime;
   readonly runcBinary: string;
+  /** The runtime's `run` takes --keep (every runc; crun from 1.9). */
+  private readonly runKeep: boolean;
   readonly runtimeRoot: string;
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -162,6 +164,7 @@ export class ContainerService {
     this.cgroup = detectCgroup();
     const choice = detectRuntime(this.cgroup);
     this.runcBinary = choice.binary;
+    this.runKeep = runSupportsKeep(choice.binary);
     this.runtime = createRuntime(this.runtimeRoot, choice);
     this.log = engine.logger.child({ component: 'containers' });
   }
@@ -655,6 +658,7 @@ export class ContainerService {
         paths: shim,
         runc: this.runcBinary,
         stateDir: this.runtimeRoot,
+        keep: this.runKeep,
         tty: rec.Config.Tty ?? false,
         openStdin: rec.Config.OpenStdin ?? false,
         stdinOnce: rec.Config.StdinOnce ?? false,

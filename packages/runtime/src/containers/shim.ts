@@ -56,6 +56,8 @@ export interface ShimOptions {
   runc: string;
   /** runc's --root. */
   stateDir: string;
+  /** Pass `run --keep` (see runSupportsKeep); without it the runtime forgets the stopped container. */
+  keep: boolean;
   tty: boolean;
   /** Give the container a stdin FIFO (else /dev/null). */
   openStdin: boolean;
@@ -168,7 +170,7 @@ export function startShim(opts: ShimOptions): ShimHandle {
     '--log-format',
     'json',
     'run',
-    '--keep',
+    ...(opts.keep ? ['--keep'] : []),
     '--pid-file',
     sq(paths.pidFile),
     '--bundle',
