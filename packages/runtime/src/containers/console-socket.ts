@@ -1,72 +1,17 @@
 /**
  * The receiving end of `--console-socket`: for a container (or exec) with a terminal, runc and
  * crun create the pty inside it and send the master fd over this unix socket with SCM_RIGHTS.
- * Node's net module cannot receive fds, so the socket is driven with libc calls through koffi,
+ * Node's net module cannot receive fds, so the socket is driven with libc calls (os/libc.ts),
  * non-blocking and polled with a deadline (a runtime that fails never connects).
- *
- * Layouts below are the LP64 ones (x86-64, arm64), the only ones berthd builds for.
  */
-import koffi from 'koffi';
 import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { ReadStream } from 'node:tty';
+import { accept4, bind, close, isErrnoError, listen, recvmsg, SOCK, socket } from '../os/libc.js';
 
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const MSG_CMSG_CLOEXEC = 0x40000000;
-const EAGAIN = 11;
 const SUN_PATH_MAX = 107;
 /** runc's utils.MaxNameLen: the pty's name travels as the message's data. */
 const MAX_NAME_LEN = 4096;
-
-type Fn = (...args: unknown[]) => number;
-interface SocketCalls {
-  socket: Fn;
-  bind: Fn;
-  listen: Fn;
-  accept4: Fn;
-  recvmsg: Fn;
-  close: Fn;
-}
-let calls: SocketCalls | undefined;
-
-function libc(): SocketCalls {
-  if (calls) return calls;
-  let lib;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch {
-    lib = koffi.load(null);
-  }
-  const iovec = koffi.struct('berth_iovec', { iov_base: 'void *', iov_len: 'size_t' });
-  koffi.struct('berth_msghdr', {
-    msg_name: 'void *',
-    msg_namelen: 'uint32_t',
-    msg_iov: koffi.pointer(iovec),
-    msg_iovlen: 'size_t',
-    msg_control: 'void *',
-    msg_controllen: 'size_t',
-    msg_flags: 'int',
-  });
-  const f = (decl: string): Fn => lib.func(decl) as Fn;
-  calls = {
-    socket: f('int socket(int domain, int type, int protocol)'),
-    bind: f('int bind(int fd, const void *addr, uint32_t len)'),
-    listen: f('int listen(int fd, int backlog)'),
-    accept4: f('int accept4(int fd, void *addr, void *len, int flags)'),
-    recvmsg: f('intptr_t recvmsg(int fd, _Inout_ berth_msghdr *msg, int flags)'),
-    close: f('int close(int fd)'),
-  };
-  return calls;
-}
-
-function fail(call: string): never {
-  throw new Error(`${call} failed: errno ${koffi.errno()}`);
-}
 
 /** A listening console socket at `path`; hand `path` to create/exec as `consoleSocket`. */
 export class ConsoleSocket {
@@ -81,16 +26,17 @@ export class ConsoleSocket {
     if (Buffer.byteLength(path) > SUN_PATH_MAX) {
       throw new Error(`console socket path too long: ${path}`);
     }
-    const c = libc();
-    const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) fail('socket');
+    const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.NONBLOCK | SOCK.CLOEXEC);
     const addr = Buffer.alloc(2 + SUN_PATH_MAX + 1);
-    addr.writeUInt16LE(AF_UNIX, 0);
+    addr.writeUInt16LE(SOCK.AF_UNIX, 0);
     addr.write(path, 2);
     rmSync(path, { force: true });
-    if (c.bind(fd, addr, addr.length) < 0 || c.listen(fd, 1) < 0) {
-      c.close(fd);
-      fail('bind/listen');
+    try {
+      bind(fd, addr);
+      listen(fd, 1);
+    } catch (err) {
+      close(fd);
+      throw err;
     }
     return new ConsoleSocket(path, fd);
   }
@@ -101,37 +47,27 @@ export class ConsoleSocket {
    * 'close' when the container side is gone. Call it while create/exec runs.
    */
   async receive(timeoutMs = 30_000): Promise<Socket> {
-    const c = libc();
     const deadline = Date.now() + timeoutMs;
     const retry = async (what: string, attempt: () => number): Promise<number> => {
       for (;;) {
-        const r = attempt();
-        if (r >= 0) return r;
-        if (koffi.errno() !== EAGAIN) fail(what);
+        try {
+          return attempt();
+        } catch (err) {
+          if (!isErrnoError(err) || err.code !== 'EAGAIN') throw err;
+        }
         if (Date.now() > deadline) throw new Error(`timed out waiting for the pty (${what})`);
         await new Promise((res) => setTimeout(res, 10));
       }
     };
-    const conn = await retry('accept4', () =>
-      c.accept4(this.fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC),
-    );
+    const conn = await retry('accept4', () => accept4(this.fd, SOCK.NONBLOCK | SOCK.CLOEXEC));
     try {
       const name = Buffer.alloc(MAX_NAME_LEN);
       const control = Buffer.alloc(64);
-      const msg = {
-        msg_name: null,
-        msg_namelen: 0,
-        msg_iov: [{ iov_base: name, iov_len: name.length }],
-        msg_iovlen: 1,
-        msg_control: control,
-        msg_controllen: control.length,
-        msg_flags: 0,
-      };
-      await retry('recvmsg', () => c.recvmsg(conn, msg, MSG_CMSG_CLOEXEC));
+      await retry('recvmsg', () => recvmsg(conn, name, control, SOCK.MSG_CMSG_CLOEXEC));
       // struct cmsghdr { size_t len; int level; int type; } then the fd.
       const level = control.readInt32LE(8);
       const type = control.readInt32LE(12);
-      if (level !== SOL_SOCKET || type !== SCM_RIGHTS) {
+      if (level !== SOCK.SOL_SOCKET || type !== SOCK.SCM_RIGHTS) {
         throw new Error('console socket: no file descriptor received');
       }
       const master = control.readInt32LE(16);
@@ -144,14 +80,14 @@ export class ConsoleSocket {
       });
       return term;
     } finally {
-      c.close(conn);
+      close(conn);
     }
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    libc().close(this.fd);
+    close(this.fd);
     rmSync(this.path, { force: true });
   }
 }

@@ -16,12 +16,11 @@ import { closeSync, constants, mkdirSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
-import koffi from 'koffi';
 import { z } from 'zod';
 import { encodeFrame } from '@berth/engine-client';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../api/errors.js';
 import type { Engine } from '../engine.js';
-import { mknod, S_IF } from '../os/libc.js';
+import { mknod, S_IF, setTerminalSize } from '../os/libc.js';
 import { detachFilter, parseDetachKeys } from './attach.js';
 import { ConsoleSocket } from './console-socket.js';
 import type { OciRuntime, ProcessStdio, RuntimeProcessHandle } from './oci-runtime.js';
@@ -87,30 +86,6 @@ export interface ExecInstance {
 /** Exited execs stay inspectable this long (the CLI and compose inspect right after). */
 const KEEP_EXITED_MS = 10 * 60_000;
 const MAX_EXECS = 2_000;
-const TIOCSWINSZ = 0x5414;
-
-type IoctlFn = (fd: number, req: number, arg: Buffer) => number;
-let ioctl: IoctlFn | undefined;
-
-/** Sets the window size of the terminal open as `fd` (the kernel signals SIGWINCH). */
-export function setTerminalSize(fd: number, height: number, width: number): void {
-  if (!ioctl) {
-    let lib;
-    try {
-      lib = koffi.load('libc.so.6');
-    } catch {
-      lib = koffi.load(null);
-    }
-    ioctl = lib.func('int ioctl(int fd, unsigned long request, void *arg)');
-  }
-  const ws = Buffer.alloc(8);
-  ws.writeUInt16LE(height, 0);
-  ws.writeUInt16LE(width, 2);
-  if (ioctl(fd, TIOCSWINSZ, ws) < 0) {
-    throw new Error(`resizing the terminal failed: errno ${koffi.errno()}`);
-  }
-}
-
 function fdOf(term: Socket): number | undefined {
   const fd = (term as unknown as { _handle?: { fd?: number } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;

@@ -8,10 +8,8 @@
  * Contract: becomeSubreaper() must run before the runtime that forks the process exits;
  * watchExit() must be called for every pid reparented here, or it stays a zombie.
  */
-import koffi from 'koffi';
+import { isErrnoError, PR, prctl, waitpid, WNOHANG } from '../os/libc.js';
 
-const PR_SET_CHILD_SUBREAPER = 36;
-const WNOHANG = 1;
 const POLL_MS = 25;
 
 export interface ExitStatus {
@@ -21,34 +19,12 @@ export interface ExitStatus {
   signal?: number;
 }
 
-type Fn = (...args: unknown[]) => number;
-let calls: { prctl: Fn; waitpid: Fn } | undefined;
-
-function libc(): { prctl: Fn; waitpid: Fn } {
-  if (calls) return calls;
-  let lib;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch {
-    lib = koffi.load(null);
-  }
-  calls = {
-    prctl: lib.func(
-      'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
-    ) as Fn,
-    waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)') as Fn,
-  };
-  return calls;
-}
-
 let subreaper = false;
 
 /** Makes this process the reaper of orphaned descendants (idempotent; Linux only). */
 export function becomeSubreaper(): void {
   if (subreaper) return;
-  if (libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) {
-    throw new Error(`prctl(PR_SET_CHILD_SUBREAPER) failed: errno ${koffi.errno()}`);
-  }
+  prctl(PR.SET_CHILD_SUBREAPER, 1);
   subreaper = true;
 }
 
@@ -62,14 +38,17 @@ const watched = new Map<number, Array<(s: ExitStatus | undefined) => void>>();
 let timer: NodeJS.Timeout | undefined;
 
 function poll(): void {
-  const { waitpid } = libc();
   for (const [pid, waiters] of watched) {
-    const status = [0];
-    const r = waitpid(pid, status, WNOHANG);
-    if (r === 0) continue;
+    let r: { pid: number; status: number } | undefined;
+    try {
+      r = waitpid(pid, WNOHANG);
+    } catch (err) {
+      // ECHILD: not our child — reaped elsewhere or never reparented here.
+      if (!isErrnoError(err)) throw err;
+    }
+    if (r?.pid === 0) continue;
     watched.delete(pid);
-    // r < 0 (ECHILD): not our child — reaped elsewhere or never reparented here.
-    const result = r === pid ? decodeWaitStatus(status[0] ?? 0) : undefined;
+    const result = r?.pid === pid ? decodeWaitStatus(r.status) : undefined;
     for (const w of waiters) w(result);
   }
   if (watched.size === 0 && timer) {

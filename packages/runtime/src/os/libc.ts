@@ -1,6 +1,7 @@
 /**
- * Thin bindings to the libc calls Node's fs lacks (xattrs, mknod, mount, syncfs), through
- * koffi. Each call is synchronous, like the syscall it wraps, and throws a Node-style error
+ * Thin bindings to the libc calls Node lacks (xattrs, mknod, mount, syncfs, terminal size,
+ * subreaper and waitpid, unix sockets that receive fds), through koffi: the one place libc is
+ * loaded. Each call is synchronous, like the syscall it wraps, and throws a Node-style error
  * (`code` 'EPERM', `errno` negative, `syscall`, `path`) exactly as fs would, so callers test
  * `err.code` the same way for both. libc is loaded on first use, so importing this module on a
  * non-Linux host (the desktop app) costs nothing.
@@ -44,6 +45,25 @@ export const XATTR = { CREATE: 0x1, REPLACE: 0x2 } as const;
 /** File type bits for mknod's mode. */
 export const S_IF = { FIFO: 0o010000, CHR: 0o020000, BLK: 0o060000, REG: 0o100000 } as const;
 
+/** prctl(2) options. */
+export const PR = { SET_CHILD_SUBREAPER: 36 } as const;
+
+/** waitpid(2) options. */
+export const WNOHANG = 1;
+
+/** socket(2), accept4(2) and recvmsg(2) constants (Linux). */
+export const SOCK = {
+  AF_UNIX: 1,
+  STREAM: 1,
+  NONBLOCK: 0o4000,
+  CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SCM_RIGHTS: 1,
+  MSG_CMSG_CLOEXEC: 0x40000000,
+} as const;
+
+const TIOCSWINSZ = 0x5414;
+
 type Fn = (...args: unknown[]) => number;
 
 interface Libc {
@@ -54,6 +74,15 @@ interface Libc {
   mount: Fn;
   umount2: Fn;
   syncfs: Fn;
+  ioctl: Fn;
+  prctl: Fn;
+  waitpid: Fn;
+  socket: Fn;
+  bind: Fn;
+  listen: Fn;
+  accept4: Fn;
+  recvmsg: Fn;
+  close: Fn;
   strerror: (errnum: number) => string;
 }
 
@@ -70,6 +99,17 @@ function load(): Libc {
   } catch {
     lib = koffi.load(null);
   }
+  // LP64 layouts (x86-64, arm64), the only ones berthd builds for.
+  const iovec = koffi.struct('berth_iovec', { iov_base: 'void *', iov_len: 'size_t' });
+  koffi.struct('berth_msghdr', {
+    msg_name: 'void *',
+    msg_namelen: 'uint32_t',
+    msg_iov: koffi.pointer(iovec),
+    msg_iovlen: 'size_t',
+    msg_control: 'void *',
+    msg_controllen: 'size_t',
+    msg_flags: 'int',
+  });
   const f = (decl: string): Fn => lib.func(decl) as Fn;
   libc = {
     lsetxattr: f(
@@ -86,6 +126,17 @@ function load(): Libc {
     ),
     umount2: f('int umount2(const char *target, int flags)'),
     syncfs: f('int syncfs(int fd)'),
+    ioctl: f('int ioctl(int fd, unsigned long request, void *arg)'),
+    prctl: f(
+      'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+    ),
+    waitpid: f('int waitpid(int pid, _Out_ int *status, int options)'),
+    socket: f('int socket(int domain, int type, int protocol)'),
+    bind: f('int bind(int fd, const void *addr, uint32_t len)'),
+    listen: f('int listen(int fd, int backlog)'),
+    accept4: f('int accept4(int fd, void *addr, void *len, int flags)'),
+    recvmsg: f('intptr_t recvmsg(int fd, _Inout_ berth_msghdr *msg, int flags)'),
+    close: f('int close(int fd)'),
     strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string,
   };
   return libc;
@@ -214,4 +265,61 @@ export function syncfs(fd: number): Promise<void> {
       else resolve();
     });
   });
+}
+
+/** Sets the window size of the terminal open as `fd` (the kernel signals SIGWINCH). */
+export function setTerminalSize(fd: number, height: number, width: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(height, 0);
+  ws.writeUInt16LE(width, 2);
+  check(load().ioctl(fd, TIOCSWINSZ, ws), 'ioctl');
+}
+
+export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+  return check(load().prctl(option, a2, a3, a4, a5), 'prctl');
+}
+
+/**
+ * waitpid(2): the pid that changed state (0 with WNOHANG while it runs) and its wait status.
+ * Throws ECHILD when `pid` is not a child of this process.
+ */
+export function waitpid(pid: number, options = 0): { pid: number; status: number } {
+  const status = [0];
+  const ret = check(load().waitpid(pid, status, options), 'waitpid');
+  return { pid: ret, status: status[0] ?? 0 };
+}
+
+export function socket(domain: number, type: number, protocol = 0): number {
+  return check(load().socket(domain, type, protocol), 'socket');
+}
+
+export function bind(fd: number, addr: Buffer): void {
+  check(load().bind(fd, addr, addr.length), 'bind');
+}
+
+export function listen(fd: number, backlog: number): void {
+  check(load().listen(fd, backlog), 'listen');
+}
+
+/** Accepts a connection without the peer's address; EAGAIN on a non-blocking socket. */
+export function accept4(fd: number, flags = 0): number {
+  return check(load().accept4(fd, null, null, flags), 'accept4');
+}
+
+/** Receives into `data` (one iovec) with ancillary data into `control`; returns bytes read. */
+export function recvmsg(fd: number, data: Buffer, control: Buffer, flags = 0): number {
+  const msg = {
+    msg_name: null,
+    msg_namelen: 0,
+    msg_iov: [{ iov_base: data, iov_len: data.length }],
+    msg_iovlen: 1,
+    msg_control: control,
+    msg_controllen: control.length,
+    msg_flags: 0,
+  };
+  return check(load().recvmsg(fd, msg, flags), 'recvmsg');
+}
+
+export function close(fd: number): void {
+  check(load().close(fd), 'close');
 }
