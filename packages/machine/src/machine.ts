@@ -89,6 +89,8 @@ interface HostSide {
 }
 
 const DEFAULTS = { cpus: 2, memoryMiB: 2048, diskGiB: 64 };
+/** How often a machine whose agent link dropped checks whether its VM is still there. */
+const VM_EXIT_POLL_MS = 500;
 
 export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
   readonly name: string;
@@ -243,13 +245,26 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
       });
       events.on('problem', (message) => this.emit('event', { type: 'notice', message }));
       events.start();
+      // The link drops before the VM is gone when the guest powers off by itself (the agent
+      // stops first): watch the VM until it exits or the link comes back.
+      let watching: NodeJS.Timeout | undefined;
+      const vmGone = async () => {
+        watching = undefined;
+        if (this.host !== host || link.connected) return;
+        if ((await driver.status()).running) {
+          watching = setTimeout(() => void vmGone(), VM_EXIT_POLL_MS).unref();
+          return;
+        }
+        // The VM went away under us (killed, crashed, powered off from inside).
+        await this.teardownHost();
+        this.setState('stopped', 'the virtual machine exited');
+      };
       link.on('down', () => {
-        void driver.status().then(async (s) => {
-          if (s.running || this.host !== host) return;
-          // The VM went away under us (killed, crashed, powered off from inside).
-          await this.teardownHost();
-          this.setState('stopped', 'the virtual machine exited');
-        });
+        if (!watching) void vmGone();
+      });
+      link.on('up', () => {
+        clearTimeout(watching);
+        watching = undefined;
       });
       const client = new EngineClient({ host: engineClientHost(this.dockerSocket) });
       await waitUntil(

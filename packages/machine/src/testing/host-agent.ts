@@ -3,8 +3,8 @@
  * tested against the agent's own code without a VM. Only its port watcher is replaced: tests
  * publish port snapshots themselves (the engine's events drive the real one in the guest).
  */
-import { PortWatcher } from '../../../vm-image/dist/agent/ports.js';
-import { startAgentServer, type AgentServer } from '../../../vm-image/dist/agent/server.js';
+import { PortWatcher } from '@berth/vm-image/agent/ports';
+import { startAgentServer, type AgentServer } from '@berth/vm-image/agent/server';
 import type { PublishedPort } from '@berth/vm-image/protocol';
 import { generateMachineKeys, type MachineKeys } from '../keys.js';
 

@@ -45,6 +45,9 @@ async function main(): Promise<void> {
     `unix://${ENGINE_SOCKET}`,
     '--data-root',
     GUEST_DATA_ROOT,
+    // host.docker.internal and --add-host …:host-gateway in containers reach the user's host.
+    '--host-gateway-ip',
+    config.hostAddress,
     ...config.insecureRegistries.flatMap((r) => ['--insecure-registry', r]),
   ];
   const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out');

@@ -100,9 +100,12 @@ function sourceDateEpoch(): number {
   return Number.isInteger(env) && env > 0 ? env : DEFAULT_SOURCE_DATE_EPOCH;
 }
 
-/** Busybox applets linked in the system image where no Debian binary of that name exists. */
+/**
+ * Busybox applets linked in the system image where no Debian binary of that name exists.
+ * /bin/sh is dash (see components.ts); `ash` stays busybox's for interactive use.
+ */
 const APPLETS = (
-  'sh ash mount umount mkdir cat echo sleep usleep udhcpc poweroff reboot halt init modprobe ' +
+  'ash acpid mount umount mkdir cat echo sleep usleep udhcpc poweroff reboot halt init modprobe ' +
   'insmod rmmod lsmod dd hostname ln rm rmdir sync kill killall ps ls cp mv chmod chown grep ' +
   'sed awk head tail tr wc vi top free df du uname env find xargs sysctl mknod sort uniq date ' +
   'id which less tee true false test [ [[ printf seq nc wget ping nslookup tar gzip gunzip zcat ' +
@@ -116,7 +119,15 @@ function guestFile(name: string): Buffer {
   return readFileSync(join(packageRoot, 'guest', name));
 }
 
-const GUEST_FILES = ['init', 'inittab', 'rcS', 'udhcpc.script', 'agent.sh', 'shutdown.sh'];
+const GUEST_FILES = [
+  'init',
+  'inittab',
+  'rcS',
+  'udhcpc.script',
+  'agent.sh',
+  'shutdown.sh',
+  'power-button',
+];
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const log = opts.log ?? (() => undefined);
@@ -345,6 +356,7 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   for (const a of APPLETS) {
     if (!findIn(root, a)) link(root, `bin/${a}`, '/bin/busybox');
   }
+  link(root, 'bin/sh', 'dash');
   link(root, 'sbin/init', '/bin/busybox');
   link(root, 'sbin/modprobe', '/bin/busybox');
   link(root, 'sbin/insmod', '/bin/busybox');
@@ -368,6 +380,8 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   for (const f of ['rcS', 'udhcpc.script', 'agent.sh', 'shutdown.sh'])
     writeGuest(root, `${berth}/${f}`, guestFile(f), 0o755);
   writeGuest(root, 'etc/inittab', guestFile('inittab'));
+  // busybox acpid runs /etc/acpi/<action> for an event; the power button's is PWRF/00000080.
+  writeGuest(root, 'etc/acpi/PWRF/00000080', guestFile('power-button'), 0o755);
 
   // The guest's identity and the files every Linux userland expects.
   writeGuest(
@@ -429,6 +443,7 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
     root,
     [
       'usr/bin/node',
+      'bin/dash',
       'usr/bin/crun',
       'bin/ip',
       'usr/sbin/xtables-nft-multi',

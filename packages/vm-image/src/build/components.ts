@@ -87,7 +87,10 @@ export const SYSTEM_PACKAGES = [
   'libext2fs2',
   'libcom-err2',
   'libss2',
-  // shell tools, init, modprobe, udhcpc
+  // /bin/sh: busybox's sh runs its own applets before PATH (its `ip` has no -batch), so
+  // scripts berthd runs must get a shell that looks tools up in PATH
+  'dash',
+  // shell tools, init, modprobe, udhcpc, acpid
   'busybox-static',
   'ca-certificates',
 ] as const;
@@ -160,6 +163,9 @@ export const ENGINE_MODULES = [
   'virtio_rng',
   'qemu_fw_cfg',
   'tun',
+  // the ACPI power button as an input device, which acpid turns into a clean power-off
+  'button',
+  'evdev',
 ];
 
 /**
