@@ -32,11 +32,26 @@ export function wantsUpgrade(req: IncomingMessage): boolean {
   return upgraded.has(req);
 }
 
+/** A taken-over connection and the request body that came with it. */
+export interface Hijacked {
+  conn: Duplex;
+  /**
+   * An upgrade request's body: Node does not parse it, so it is the first Content-Length
+   * bytes on the connection, read off here (bounded in size and time). Empty otherwise —
+   * read a plain request's body with readBody/readJson before hijacking.
+   */
+  body: Buffer;
+}
+
 /**
  * Takes over the connection and returns the raw stream: `101 UPGRADED` for an upgrade
  * request, else `200 OK` with the stream as the body (the socket closes at its end).
  */
-export function hijack(req: IncomingMessage, res: ServerResponse, contentType: string): Duplex {
+export async function hijack(
+  req: IncomingMessage,
+  res: ServerResponse,
+  contentType: string,
+): Promise<Hijacked> {
   const up = upgraded.get(req);
   if (up) {
     res.detachSocket(up.socket);
@@ -45,11 +60,48 @@ export function hijack(req: IncomingMessage, res: ServerResponse, contentType: s
     );
     if (up.head.length > 0) up.socket.unshift(up.head);
     up.socket.setNoDelay(true);
-    return up.socket;
+    const length = Number(req.headers['content-length'] ?? 0);
+    const body = await takeBytes(up.socket, Number.isInteger(length) ? length : 0);
+    return { conn: up.socket, body };
   }
   const socket = req.socket;
   res.detachSocket(socket);
   socket.removeAllListeners('data');
   socket.write(`HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\nConnection: close\r\n\r\n`);
-  return socket;
+  return { conn: socket, body: Buffer.alloc(0) };
+}
+
+const MAX_UPGRADE_BODY = 64 * 1024;
+const BODY_TIMEOUT_MS = 10_000;
+
+/** Reads the first `n` bytes of a hijacked connection (bounded in size and time). */
+async function takeBytes(conn: Duplex, n: number): Promise<Buffer> {
+  const want = Math.min(Math.max(n, 0), MAX_UPGRADE_BODY);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const deadline = Date.now() + BODY_TIMEOUT_MS;
+  while (got < want && Date.now() < deadline && !conn.readableEnded && !conn.destroyed) {
+    const chunk = conn.read() as Buffer | null;
+    if (chunk === null) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          conn.off('readable', done);
+          conn.off('end', done);
+          conn.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        conn.once('readable', done);
+        conn.once('end', done);
+        conn.once('close', done);
+      });
+      continue;
+    }
+    const take = Math.min(chunk.length, want - got);
+    chunks.push(chunk.subarray(0, take));
+    got += take;
+    if (take < chunk.length) conn.unshift(chunk.subarray(take));
+  }
+  return Buffer.concat(chunks);
 }

@@ -344,7 +344,7 @@ async function attachRoute(
   const q = ctx.query;
   const detachKeys = parseDetachKeys(q.get('detachKeys'));
   const opts = logOptions(rec);
-  const conn = hijack(ctx.req, ctx.res, streamContentType(rec));
+  const { conn } = await hijack(ctx.req, ctx.res, streamContentType(rec));
   engine.events.emit('container', 'attach', rec.ID, {
     ...(rec.Config.Labels ?? {}),
     image: rec.Config.Image ?? rec.Image,

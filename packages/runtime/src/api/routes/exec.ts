@@ -10,7 +10,6 @@ import type { Engine } from '../../engine.js';
 import { InvalidParameterError } from '../errors.js';
 import { hijack, wantsUpgrade } from '../hijack.js';
 import { queryInt, readJson, sendEmpty, sendJson } from '../http.js';
-import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
 import type { Router } from '../router.js';
 
@@ -28,12 +27,9 @@ export function registerExecRoutes(
 
   router.post('/exec/{id}/start', async ({ req, res, params }) => {
     if (wantsUpgrade(req)) {
-      // An upgrade request's body is not parsed by Node: it arrives first on the connection.
       const exec = execs.claim(params.id ?? '');
-      const conn = hijack(req, res, exec.config.Tty ? RAW_STREAM : MULTIPLEXED_STREAM);
-      const length = Number(req.headers['content-length'] ?? 0);
-      const body = parseStartBody(await takeBytes(conn, Number.isInteger(length) ? length : 0));
-      await execs.run(exec, conn, body.ConsoleSize);
+      const up = await hijack(req, res, exec.config.Tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+      await execs.run(exec, up.conn, parseStartBody(up.body).ConsoleSize);
       return;
     }
     const body = await readJson(req, execStartSchema, { allowEmpty: true });
@@ -44,7 +40,7 @@ export function registerExecRoutes(
       return;
     }
     const tty = body.Tty ?? exec.config.Tty ?? false;
-    const conn = hijack(req, res, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    const { conn } = await hijack(req, res, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     await execs.run(exec, conn, body.ConsoleSize);
   });
 
@@ -64,9 +60,6 @@ export function registerExecRoutes(
   return execs;
 }
 
-const MAX_START_BODY = 64 * 1024;
-const BODY_TIMEOUT_MS = 10_000;
-
 function parseStartBody(raw: Buffer): z.infer<typeof execStartSchema> {
   if (raw.length === 0) return {};
   try {
@@ -74,36 +67,4 @@ function parseStartBody(raw: Buffer): z.infer<typeof execStartSchema> {
   } catch {
     return {};
   }
-}
-
-/** Reads the first `n` bytes of a hijacked connection (bounded in size and time). */
-async function takeBytes(conn: Duplex, n: number): Promise<Buffer> {
-  const want = Math.min(Math.max(n, 0), MAX_START_BODY);
-  const chunks: Buffer[] = [];
-  let got = 0;
-  const deadline = Date.now() + BODY_TIMEOUT_MS;
-  while (got < want && Date.now() < deadline && !conn.readableEnded && !conn.destroyed) {
-    const chunk = conn.read() as Buffer | null;
-    if (chunk === null) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          conn.off('readable', done);
-          conn.off('end', done);
-          conn.off('close', done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-        conn.once('readable', done);
-        conn.once('end', done);
-        conn.once('close', done);
-      });
-      continue;
-    }
-    const take = Math.min(chunk.length, want - got);
-    chunks.push(chunk.subarray(0, take));
-    got += take;
-    if (take < chunk.length) conn.unshift(chunk.subarray(take));
-  }
-  return Buffer.concat(chunks);
 }
