@@ -23,9 +23,8 @@ import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import koffi from 'koffi';
 import { z } from 'zod';
-import { mknod, S_IF } from '../os/libc.js';
+import { mknod, S_IF, setTerminalSize } from '../os/libc.js';
 
 export interface ShimPaths {
   /** The container directory (also the bundle). */
@@ -332,22 +331,6 @@ export async function lastRuncError(paths: ShimPaths): Promise<string | undefine
 
 // ---- TTY size ----------------------------------------------------------------------------
 
-const TIOCSWINSZ = 0x5414;
-type Fn = (...args: unknown[]) => number;
-let ioctl: Fn | undefined;
-
-function ioctlFn(): Fn {
-  if (ioctl) return ioctl;
-  let lib;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch {
-    lib = koffi.load(null);
-  }
-  ioctl = lib.func('int ioctl(int fd, unsigned long request, void *arg)') as Fn;
-  return ioctl;
-}
-
 /**
  * Resizes a TTY container: sets the size of runc's own terminal (its stdin, the pty `script`
  * made); the kernel then signals SIGWINCH to runc, which resizes the container's pty.
@@ -360,12 +343,7 @@ export function resizeTty(containerPid: number, height: number, width: number): 
     constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK,
   );
   try {
-    const ws = Buffer.alloc(8);
-    ws.writeUInt16LE(height, 0);
-    ws.writeUInt16LE(width, 2);
-    if (ioctlFn()(fd, TIOCSWINSZ, ws) < 0) {
-      throw new Error(`resizing the terminal failed: errno ${koffi.errno()}`);
-    }
+    setTerminalSize(fd, height, width);
   } finally {
     closeSync(fd);
   }
