@@ -334,8 +334,8 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
     registerImageRoutes(router, engine);
     registerVolumeRoutes(router, engine, volumes);
     registerNetworkRoutes(router, engine, networks);
-    registerContainerRoutes(router, engine, containers);
-    registerExecRoutes(router, engine, containers);
+    const execs = registerExecRoutes(router, engine, containers);
+    registerContainerRoutes(router, engine, containers, execs);
     registerContainerFileRoutes(router, engine, containers);
     registerStatsRoutes(router, engine, containers);
     registerBuildRoutes(router, engine, containers);

@@ -105,6 +105,22 @@ describe('exec, top and stats through berthd and the docker CLI', { skip }, () =
     assert.match(again.body, /has already run/);
   });
 
+  it("lists the container's pending and running execs in inspect's ExecIDs", async () => {
+    const execIds = async () =>
+      (JSON.parse((await api('/containers/ex/json')).body) as { ExecIDs: string[] | null }).ExecIDs;
+    const created = await postJson('/containers/ex/exec', { Cmd: ['sleep', '1'] });
+    assert.equal(created.status, 201, created.body);
+    const execId = (JSON.parse(created.body) as { Id: string }).Id;
+    assert.deepEqual(await execIds(), [execId]);
+    const started = await postJson(`/exec/${execId}/start`, { Detach: true });
+    assert.equal(started.status, 200, started.body);
+    // Gone once it exits, as in moby; none left shows as null.
+    await waitFor('the exec to leave ExecIDs', async () => (await execIds()) === null, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
+  });
+
   it('runs detached with exec -d', async () => {
     await ok('exec', '-d', 'ex', 'sh', '-c', 'echo bg > /tmp/bg');
     await waitFor(

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { encodeFrame, MULTIPLEXED_STREAM, RAW_STREAM } from '@berth/engine-client';
 import { parseDetachKeys, serveAttach } from '../../containers/attach.js';
 import { readLogEntries, parseLogConfig, timeNanos, type LogEntry } from '../../containers/logs.js';
+import type { ExecService } from '../../containers/exec.js';
 import type { ContainerService } from '../../containers/service.js';
 import type { ContainerRecord } from '../../containers/store.js';
 import { containerInspect, containerSummary, filterContainers } from '../../containers/view.js';
@@ -102,6 +103,7 @@ export function registerContainerRoutes(
   router: Router,
   engine: Engine,
   service: ContainerService,
+  execs?: Pick<ExecService, 'idsOf'>,
 ): void {
   router
     .post('/containers/create', async (ctx) => {
@@ -166,6 +168,7 @@ export function registerContainerRoutes(
             MergedDir: paths.rootfs,
           },
           ...(queryBool(ctx.query, 'size') ? { sizes: await service.sizes(rec) } : {}),
+          execIds: execs?.idsOf(rec.ID) ?? [],
         }),
       );
     })
