@@ -46,6 +46,7 @@ export const containerListSchema = z.array(
     Id: z.string(),
     Names: z.array(z.string()).nullish(),
     Image: z.string(),
+    ImageID: z.string().optional(),
     Command: z.string().optional(),
     Created: z.number(),
     State: z.string(),

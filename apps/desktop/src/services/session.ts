@@ -233,18 +233,27 @@ export function openSession(
     'engine.status': () => monitor.status(),
 
     'images.list': async () => {
-      const list = await client.request({
-        method: 'GET',
-        path: '/images/json',
-        schema: imageListSchema,
-      });
+      const [list, containers] = await Promise.all([
+        client.request({ method: 'GET', path: '/images/json', schema: imageListSchema }),
+        client.request({
+          method: 'GET',
+          path: '/containers/json',
+          query: { all: true },
+          schema: containerListSchema,
+        }),
+      ]);
+      // /images/json says -1 unless asked for shared sizes; counting ourselves is cheaper.
+      const users = new Map<string, number>();
+      for (const c of containers)
+        if (c.ImageID) users.set(c.ImageID, (users.get(c.ImageID) ?? 0) + 1);
       return list.map((i) => ({
         id: i.Id,
         repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
         repoDigests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'),
         size: i.Size,
         created: i.Created,
-        containers: i.Containers ?? -1,
+        containers:
+          users.get(i.Id) ?? (i.Containers !== undefined && i.Containers >= 0 ? i.Containers : 0),
       }));
     },
 

@@ -76,7 +76,7 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
               const name = displayName(i);
               return (
                 <tr key={i.id} data-testid="image-row">
-                  <td>
+                  <td className="name-col">
                     <span className="name">{name}</span>
                     {i.repoTags.slice(1).map((t) => (
                       <div key={t} className="muted small">
