@@ -21,6 +21,7 @@ import { registerNetworkRoutes } from './api/routes/networks.js';
 import { registerVolumeRoutes } from './api/routes/volumes.js';
 import { Router } from './api/router.js';
 import { createApiServer } from './api/server.js';
+import { BuildCache } from './build/cache.js';
 import type { Engine, EngineConfig } from './engine.js';
 import { MemoryEventBus } from './events/bus.js';
 import { FsContentStore } from './images/content-store.js';
@@ -331,14 +332,15 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
 
     const router = new Router();
     registerSystemRoutes(router, engine);
-    registerImageRoutes(router, engine);
+    const buildCache = new BuildCache(join(config.dataRoot, 'build-cache'));
+    registerImageRoutes(router, engine, buildCache);
     registerVolumeRoutes(router, engine, volumes);
     registerNetworkRoutes(router, engine, networks);
     const execs = registerExecRoutes(router, engine, containers);
     registerContainerRoutes(router, engine, containers, execs);
     registerContainerFileRoutes(router, engine, containers);
     registerStatsRoutes(router, engine, containers);
-    registerBuildRoutes(router, engine, containers);
+    registerBuildRoutes(router, engine, containers, buildCache);
 
     const requestLog = logger.child({ component: 'api' });
     const bound: string[] = [];

@@ -382,6 +382,37 @@ describe('docker build (classic builder) through berthd', { skip, timeout: 1_800
     assert.equal(await ok('run', '--rm', 'composed-app:1'), 'vanilla\n');
   });
 
+  it('hides intermediate images unless -a; rmi of the image removes its untagged parents', async () => {
+    const dir = ctx({
+      Dockerfile: [
+        `FROM ${busybox}`,
+        'ENV CHAIN=intermediate-test',
+        'RUN echo one > /one',
+        'RUN echo two > /two',
+        'LABEL chain=end',
+      ].join('\n'),
+    });
+    const out = await buildOk(['-t', 'chain:1', dir]);
+    const base = (await inspect(busybox)).Id.replace(/^sha256:/, '').slice(0, 12);
+    const id = (await inspect('chain:1')).Id.replace(/^sha256:/, '').slice(0, 12);
+    const steps = [...out.matchAll(/^ ---> ([0-9a-f]{12})$/gm)].map((m) => m[1] ?? '');
+    const intermediates = steps.filter((s) => s !== base && s !== id);
+    assert.equal(intermediates.length, 3, out);
+    const listed = async (...args: string[]) => (await ok('images', '-q', ...args)).split('\n');
+    const shown = await listed();
+    assert.ok(shown.includes(id), shown.join(' '));
+    for (const i of intermediates) assert.ok(!shown.includes(i), `${i} listed without -a`);
+    const all = await listed('-a');
+    for (const i of [id, ...intermediates]) assert.ok(all.includes(i), `${i} not listed with -a`);
+
+    const removed = await ok('rmi', 'chain:1');
+    for (const i of [id, ...intermediates])
+      assert.match(removed, new RegExp(`Deleted: sha256:${i}`));
+    const left = await listed('-a');
+    for (const i of [id, ...intermediates]) assert.ok(!left.includes(i), `${i} left after rmi`);
+    assert.ok(left.includes(base), 'the tagged base image stays');
+  });
+
   it('docker builder prune drops the intermediate images only the cache kept', async () => {
     const before = (await ok('images', '-aq')).trim().split('\n').length;
     await ok('builder', 'prune', '-f');

@@ -3,7 +3,7 @@
  * removing by name untags, and the image goes only when no name is left; removing by ID
  * untags everything when the names are all in one repository with at most one tag, and
  * otherwise needs force. A deleted image takes with it the snapshots and blobs no remaining
- * image uses.
+ * image uses, and (unless noprune) its untagged parents that nothing else needs.
  */
 import { ConflictError, InvalidParameterError, NotFoundError } from '../api/errors.js';
 import type { Engine } from '../engine.js';
@@ -29,6 +29,33 @@ export interface ImageUsage {
 export function imageUsers(engine: Engine, id: Digest): Promise<ImageUser[]> {
   const usage = engine as Engine & Partial<ImageUsage>;
   return usage.containersUsingImage ? usage.containersUsingImage(id) : Promise.resolve([]);
+}
+
+/**
+ * Parent links between stored images (image ID → parent image ID); the builder records one
+ * for each step's image. An untagged image that is some stored image's parent is an
+ * *intermediate* image: hidden from the image list, removed with its last child.
+ */
+export interface ImageParents {
+  parentLinks(): Promise<ReadonlyMap<Digest, Digest>>;
+}
+
+const untagged = (record: ImageRecord): boolean =>
+  record.repoTags.length + record.repoDigests.length === 0;
+
+/** The IDs of the intermediate images (moby lists them only with `all`). */
+export async function intermediateImages(
+  engine: Engine,
+  parents: ImageParents,
+): Promise<Set<Digest>> {
+  const links = await parents.parentLinks();
+  const stored = new Map((await engine.images.list()).map((r) => [r.id, r]));
+  const out = new Set<Digest>();
+  for (const [child, parent] of links) {
+    const record = stored.get(parent);
+    if (stored.has(child) && record && untagged(record)) out.add(parent);
+  }
+  return out;
 }
 
 export type DeleteItem = { Untagged: string } | { Deleted: string };
@@ -63,7 +90,11 @@ function isSingleReference(record: ImageRecord): boolean {
 export async function deleteImage(
   engine: Engine,
   name: string,
-  { force = false }: { force?: boolean } = {},
+  {
+    force = false,
+    parents,
+    noPrune = false,
+  }: { force?: boolean; parents?: ImageParents | undefined; noPrune?: boolean } = {},
 ): Promise<DeleteResult> {
   const { images, events } = engine;
   let record = await images.lookup(name);
@@ -121,7 +152,35 @@ export async function deleteImage(
     throw conflict;
   }
   for (const ref of [...record.repoTags, ...record.repoDigests]) await untag(ref);
-  return removeImage(engine, record, items, users.length === 0);
+  const result = await removeImage(engine, record, items, users.length === 0);
+  return parents && !noPrune ? removeParents(engine, parents, id, result) : result;
+}
+
+/**
+ * Removes the chain of untagged parents above a deleted image, stopping at the first that is
+ * tagged, has another child, or is used by a container (moby's prune of parents).
+ */
+async function removeParents(
+  engine: Engine,
+  parents: ImageParents,
+  id: Digest,
+  result: DeleteResult,
+): Promise<DeleteResult> {
+  const links = await parents.parentLinks();
+  const hasChild = async (parent: Digest): Promise<boolean> => {
+    for (const [child, p] of links) {
+      if (p === parent && (await engine.images.get(child))) return true;
+    }
+    return false;
+  };
+  let reclaimed = result.reclaimed;
+  for (let parentId = links.get(id); parentId; parentId = links.get(parentId)) {
+    const parent = await engine.images.get(parentId);
+    if (!parent || !untagged(parent) || (await hasChild(parentId))) break;
+    if ((await imageUsers(engine, parentId)).length > 0) break;
+    reclaimed += (await removeImage(engine, parent, result.items, true)).reclaimed;
+  }
+  return { items: result.items, reclaimed };
 }
 
 function inUse(id: Digest, user: ImageUser, running: boolean): ConflictError {

@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { BuildCache } from '../../build/cache.js';
+import type { BuildCache } from '../../build/cache.js';
 import { applyDockerignore, readDockerfile, unpackContext } from '../../build/context.js';
 import {
   BuildError,
@@ -80,8 +80,8 @@ export function registerBuildRoutes(
   router: Router,
   engine: Engine,
   containers: BuildContainers,
+  cache: BuildCache,
 ): void {
-  const cache = new BuildCache(join(engine.config.dataRoot, 'build-cache'));
   const tmpRoot = join(engine.config.dataRoot, 'build-tmp');
   // Contexts of builds cut off by a crash (before any build of this daemon can start).
   rmSync(tmpRoot, { recursive: true, force: true });

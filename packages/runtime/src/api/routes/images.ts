@@ -16,6 +16,8 @@ import {
 import {
   danglingFilter,
   deleteImage,
+  type ImageParents,
+  intermediateImages,
   labelsMatch,
   PRUNE_FILTER_KEYS,
   pruneImages,
@@ -52,12 +54,13 @@ import { InvalidParameterError, NotFoundError, NotImplementedError } from '../er
 import { checkFilterKeys, JsonStream, queryBool, queryFilters, sendJson } from '../http.js';
 import type { RequestContext, Router } from '../router.js';
 
-export function registerImageRoutes(router: Router, engine: Engine): void {
+/** `parents` names the intermediate images (the builder's parent links). */
+export function registerImageRoutes(router: Router, engine: Engine, parents?: ImageParents): void {
   void removeLoadLeftovers(loadTmp(engine)).catch((err: unknown) =>
     engine.logger.warn('cannot remove leftovers of interrupted loads', { error: String(err) }),
   );
   router
-    .get('/images/json', (ctx) => listImages(engine, ctx))
+    .get('/images/json', (ctx) => listImages(engine, ctx, parents))
     .get('/images/get', (ctx) => saveImages(engine, ctx, ctx.query.getAll('names')))
     .get('/images/search', () => {
       throw new NotImplementedError('image search is not implemented');
@@ -79,6 +82,8 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
     .delete('/images/{name:.*}', async (ctx) => {
       const result = await deleteImage(engine, ctx.params.name ?? '', {
         force: queryBool(ctx.query, 'force'),
+        parents,
+        noPrune: queryBool(ctx.query, 'noprune'),
       });
       sendJson(ctx.res, 200, result.items);
     });
@@ -223,7 +228,11 @@ function referenceMatches(patterns: RegExp[], ref: string): boolean {
   return patterns.some((p) => p.test(full) || p.test(nameOnly));
 }
 
-async function listImages(engine: Engine, ctx: RequestContext): Promise<void> {
+async function listImages(
+  engine: Engine,
+  ctx: RequestContext,
+  parents: ImageParents | undefined,
+): Promise<void> {
   const filters = queryFilters(ctx.query);
   checkFilterKeys(filters, LIST_FILTER_KEYS);
   const dangling = danglingFilter(filters.get('dangling'));
@@ -236,9 +245,12 @@ async function listImages(engine: Engine, ctx: RequestContext): Promise<void> {
   const sinceTime = since === undefined ? undefined : await createdOf(since);
   const untilValue = filters.get('until')?.[0];
   const until = untilValue === undefined ? undefined : parseTimestamp(untilValue);
+  const hidden =
+    parents && !queryBool(ctx.query, 'all') ? await intermediateImages(engine, parents) : undefined;
 
   const out: Record<string, unknown>[] = [];
   for (const record of await engine.images.list()) {
+    if (hidden?.has(record.id)) continue;
     let details: ImageDetails;
     try {
       details = await imageDetails(engine.content, record);
