@@ -38,10 +38,12 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
       ports: `${port}:8080`,
       env: ['GREETING=hi there'],
       command: COMMAND,
+      volumes: ['e2e-web-data:/data'],
+      restart: 'unless-stopped',
     });
     assert.equal(
       await run.commandLine.textContent(),
-      `docker run -d --name ${NAME} -p ${port}:8080 -e 'GREETING=hi there' ${ref} sh -c 'echo hello from berth; mkdir -p /www; echo page-ok > /www/index.html; exec httpd -f -v -p 8080 -h /www'`,
+      `docker run -d --name ${NAME} -p ${port}:8080 -e 'GREETING=hi there' -v e2e-web-data:/data --restart unless-stopped ${ref} sh -c 'echo hello from berth; mkdir -p /www; echo page-ok > /www/index.html; exec httpd -f -v -p 8080 -h /www'`,
     );
     await stack.screenshot('run-dialog');
     await run.submit();
@@ -63,6 +65,13 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
       { timeoutMs: 20_000, intervalMs: 200 },
     );
     await stack.screenshot('containers');
+    const inspect = await stack.env.dockerOk([
+      'inspect',
+      '-f',
+      '{{.HostConfig.RestartPolicy.Name}} {{range .Mounts}}{{.Name}}:{{.Destination}}{{end}}',
+      NAME,
+    ]);
+    assert.equal(inspect.stdout.trim(), 'unless-stopped e2e-web-data:/data');
     started = true;
   });
 
@@ -121,7 +130,9 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
     const lacks = await engineLacks(stack, ['stats', '--no-stream', NAME]);
     if (lacks) return t.skip(lacks);
     const detail = await containers.openDetail(NAME);
-    await detail.tab('Stats');
+    // From Logs to Stats by keyboard: Logs → Inspect → Stats.
+    await detail.arrowToTab(2);
+    await stack.page.getByRole('tab', { name: 'Stats', selected: true }).waitFor();
     // A few samples (one a second) draw the lines.
     await detail.chart('CPU').waitFor({ timeout: 30_000 });
     await stack.page.waitForFunction(

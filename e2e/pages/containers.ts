@@ -19,6 +19,8 @@ export class RunDialogPage {
     ports?: string;
     env?: string[];
     command?: string;
+    volumes?: string[];
+    restart?: 'no' | 'always' | 'unless-stopped' | 'on-failure';
   }) {
     const d = this.dialog;
     if (opts.image !== undefined) await d.getByLabel('Image', { exact: true }).fill(opts.image);
@@ -26,6 +28,8 @@ export class RunDialogPage {
     if (opts.ports !== undefined) await d.getByLabel(/^Ports/).fill(opts.ports);
     if (opts.env !== undefined) await d.getByLabel(/^Environment/).fill(opts.env.join('\n'));
     if (opts.command !== undefined) await d.getByLabel(/^Command/).fill(opts.command);
+    if (opts.volumes !== undefined) await d.getByLabel(/^Volumes/).fill(opts.volumes.join('\n'));
+    if (opts.restart !== undefined) await d.getByLabel('Restart policy').selectOption(opts.restart);
   }
 
   async submit(): Promise<void> {
@@ -105,6 +109,12 @@ export class ContainerDetailPage {
 
   async tab(name: 'Logs' | 'Inspect' | 'Stats' | 'Terminal'): Promise<void> {
     await this.page.getByRole('tab', { name }).click();
+  }
+
+  /** Moves along the tabs with the arrow keys from the selected one. */
+  async arrowToTab(presses: number): Promise<void> {
+    await this.page.getByRole('tab', { selected: true }).focus();
+    for (let i = 0; i < presses; i++) await this.page.keyboard.press('ArrowRight');
   }
 
   /** The terminal's screen (xterm.js renders its rows as text in the DOM). */

@@ -32,6 +32,17 @@ const base: TrayState = {
 const byLabel = (items: TrayItem[], label: string) => items.find((i) => i.label === label);
 
 describe('tray menu model', () => {
+  it('shows the VM boot progress while the engine starts', () => {
+    const booting: EngineStatus = {
+      ...down,
+      mode: 'vm',
+      boot: { stage: 'modules', percent: 23, message: 'Loading kernel modules' },
+    };
+    assert.equal(trayDot({ ...base, engine: booting }), 'amber');
+    const [first] = trayMenu({ ...base, engine: booting });
+    assert.equal(first?.label, 'Starting: Loading kernel modules (23 %)');
+  });
+
   it('shows the engine state with a coloured dot', () => {
     assert.equal(trayDot(base), 'green');
     assert.equal(trayDot({ ...base, engine: down }), 'red');

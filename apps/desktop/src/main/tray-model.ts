@@ -35,7 +35,7 @@ export interface TrayState {
 }
 
 export function trayDot(state: TrayState): Dot {
-  if (state.transition) return 'amber';
+  if (state.transition || (state.engine?.boot && state.engine.state !== 'running')) return 'amber';
   if (!state.engine) return 'grey';
   return state.engine.state === 'running' ? 'green' : 'red';
 }
@@ -44,6 +44,9 @@ function engineLabel(state: TrayState): string {
   if (state.transition === 'starting') return 'Engine starting…';
   if (state.transition === 'stopping') return 'Engine stopping…';
   if (!state.engine) return 'Engine: checking…';
+  const boot = state.engine.boot;
+  if (boot && state.engine.state !== 'running')
+    return `Starting: ${boot.message} (${boot.percent} %)`;
   return state.engine.state === 'running'
     ? `Engine running${state.engine.version ? ` (${state.engine.version})` : ''}`
     : 'Engine stopped';

@@ -246,8 +246,18 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
                 role="tab"
                 aria-selected={tab === t}
                 aria-controls="detail-panel"
+                // One tab stop for the list; arrow keys move between tabs (WAI-ARIA tabs).
+                tabIndex={tab === t ? 0 : -1}
                 className={tab === t ? 'tab active' : 'tab'}
                 onClick={() => setTab(t)}
+                onKeyDown={(e) => {
+                  const keys = Object.keys(TABS) as Tab[];
+                  const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+                  if (!step) return;
+                  const next = keys[(keys.indexOf(t) + step + keys.length) % keys.length] ?? t;
+                  setTab(next);
+                  document.getElementById(`tab-${next}`)?.focus();
+                }}
               >
                 {TABS[t]}
               </button>
