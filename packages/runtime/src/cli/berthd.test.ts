@@ -274,11 +274,22 @@ describe('berthd CLI', () => {
 
     it('logs JSON lines, one per request', async () => {
       await socketRequest(d.socket, '/v1.41/_ping');
-      const lines = readFileSync(join(d.dataRoot, 'berthd.log'), 'utf8').trim().split('\n');
-      const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const read = () =>
+        readFileSync(join(d.dataRoot, 'berthd.log'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const isPing = (e: Record<string, unknown>) =>
+        e.msg === 'request' && e.path === '/v1.41/_ping';
+      // The request line is written when the server finishes the response, which can be just
+      // after the client has read it.
+      await waitFor('the request log line', () => Promise.resolve(read().some(isPing)), {
+        timeoutMs: 5_000,
+      });
+      const entries = read();
       assert.ok(entries.every((e) => typeof e.time === 'string' && typeof e.level === 'string'));
       assert.ok(entries.some((e) => e.msg === 'berthd started'));
-      assert.ok(entries.some((e) => e.msg === 'request' && e.path === '/v1.41/_ping'));
+      assert.ok(entries.some(isPing));
     });
 
     it('stops on SIGTERM with exit 0, removing socket and pidfile', async () => {
