@@ -60,7 +60,6 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
   let env: NodeJS.ProcessEnv;
   let registry: Registry;
   let guestRef: string;
-  let runSkip: string | undefined;
   const run = async (args: string[], timeoutMs = 120_000): Promise<BerthResult> =>
     berth(args, { env, timeoutMs });
   const ok = async (args: string[], timeoutMs?: number): Promise<BerthResult> => {
@@ -142,24 +141,23 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     await ok(['pull', guestRef], 300_000);
     const images = await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.ok(images.stdout.includes(guestRef), images.stdout);
-    // Whether the engine in this guest image can run containers yet (without attaching, which
-    // would wait on a container that never started).
-    const created = await run(['create', '--name', 'probe', guestRef, 'true']);
-    const started = created.code === 0 ? await run(['start', 'probe'], 120_000) : created;
-    if (started.code !== 0) {
-      runSkip = `the guest engine cannot run containers: ${started.stderr.replace(/\s+/g, ' ').trim().slice(-600)}`;
-    }
-    await run(['rm', '-f', 'probe']);
   });
 
-  it('runs a container', async (t) => {
-    if (runSkip) return t.skip(runSkip);
+  it('runs a container', async () => {
     const hello = await ok(['run', '--rm', guestRef, 'echo', 'hello from the guest'], 180_000);
     assert.equal(hello.stdout.trim(), 'hello from the guest');
   });
 
-  it('bind-mounts a host folder at the same path', async (t) => {
-    if (runSkip) return t.skip(runSkip);
+  it('gives containers host.docker.internal, the host', async () => {
+    const port = registry.host.split(':')[1] ?? '';
+    const r = await ok(
+      ['run', '--rm', guestRef, 'wget', '-q', '-O-', `http://host.docker.internal:${port}/v2/`],
+      180_000,
+    );
+    assert.equal(r.stdout.trim(), '{}');
+  });
+
+  it('bind-mounts a host folder at the same path', async () => {
     const r = await ok(
       ['run', '--rm', '-v', `${join(home, 'site')}:/site`, guestRef, 'cat', '/site/index.html'],
       180_000,
@@ -167,8 +165,7 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     assert.equal(r.stdout, 'hello from the host\n');
   });
 
-  it('publishes a port on the host’s 127.0.0.1 and removes it with the container', async (t) => {
-    if (runSkip) return t.skip(runSkip);
+  it('publishes a port on the host’s 127.0.0.1 and removes it with the container', async () => {
     const port = await freePort();
     await ok(
       [

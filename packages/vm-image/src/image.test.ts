@@ -150,6 +150,10 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
     assert.match(cg.stdout, /^cgroup2 \/sys\/fs\/cgroup cgroup2 /m);
     assert.doesNotMatch(cg.stdout, /^\S+ \S+ cgroup /m, 'no cgroup v1 hierarchy');
     assert.match(cg.stdout, /memory/);
+    // Scripts berthd runs through sh find iproute2's ip (busybox's applet has no -batch).
+    const ip = await execIn(client, "sh -c 'ip -V; echo link show lo | ip -batch -'");
+    assert.match(ip.stdout, /iproute2/, ip.stderr);
+    assert.match(ip.stdout, /^1: lo:/m, ip.stderr);
     const w = await execIn(client, 'echo persisted-$((6*7)) > /var/lib/berth/boot-test && sync');
     assert.equal(w.code, 0, w.stderr);
 

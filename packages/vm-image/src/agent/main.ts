@@ -6,6 +6,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, uptime } from 'node:os';
 import { execFileSync } from 'node:child_process';
+import * as nodeModule from 'node:module';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
 import { superviseEngine, waitForEngine } from './engine.js';
@@ -27,6 +28,7 @@ function imageId(): string {
 
 async function main(): Promise<void> {
   writeFileSync('/run/berth/agent.pid', `${process.pid}\n`);
+  log(`agent started: guest uptime ${uptime()} s, Node up ${process.uptime().toFixed(2)} s`);
   const config = loadGuestConfig();
   stage('config');
   try {
@@ -80,6 +82,9 @@ async function main(): Promise<void> {
   await waitForEngine(ENGINE_SOCKET, ENGINE_READY_TIMEOUT_MS);
   ports.start();
   stage('ready', `${uptime().toFixed(2)}s`);
+  // Node writes its compile cache (NODE_COMPILE_CACHE, see agent.sh) only at exit, which a
+  // killed VM never reaches: write it now, so the next boot starts the agent from it.
+  (nodeModule as unknown as { flushCompileCache?: () => void }).flushCompileCache?.();
 }
 
 main().catch((err: unknown) => {

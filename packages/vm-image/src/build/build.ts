@@ -110,7 +110,7 @@ const APPLETS = (
   'sed awk head tail tr wc vi top free df du uname env find xargs sysctl mknod sort uniq date ' +
   'id which less tee true false test [ [[ printf seq nc wget ping nslookup tar gzip gunzip zcat ' +
   'cut basename dirname readlink realpath stat touch pidof pwd clear stty tty uptime watch ' +
-  'hexdump od md5sum sha256sum expr yes more netstat logger mountpoint diff cmp'
+  'hexdump od md5sum sha256sum expr yes more netstat logger mountpoint diff cmp time'
 ).split(' ');
 
 const BIN_DIRS = ['bin', 'sbin', 'usr/bin', 'usr/sbin'];
