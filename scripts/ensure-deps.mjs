@@ -25,6 +25,7 @@ const DEBIAN = {
     runc: '/usr/sbin/runc',
     crun: '/usr/bin/crun',
     zstd: '/usr/bin/zstd',
+    tini: '/usr/bin/tini-static',
     iproute2: '/usr/sbin/ip',
     chromium: '/usr/bin/chromium',
     // packages/vm-image: builds and boots the guest image

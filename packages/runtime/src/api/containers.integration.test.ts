@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startBerthd } from '../testing/berthd.js';
+import { docker } from '../testing/docker-cli.js';
 import { describeResult, engineTestSkip, startEngineEnv } from '../testing/engine-env.js';
 import type { EngineEnv } from '../testing/engine-env.js';
 import { run, waitFor } from '../testing/process.js';
@@ -320,6 +322,38 @@ describe(
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /cannot join network of a non running container/);
       await rmf('owner');
+    });
+
+    it('--init runs docker-init as PID 1 with the command as its child, and forwards signals', async () => {
+      const ps = await env.dockerOk(['run', '--rm', '--init', image, 'ps']);
+      assert.match(ps.stdout, /^\s*1\s+root\s+\/sbin\/docker-init -- ps$/m, ps.stdout);
+      const child = ps.stdout.split('\n').find((l) => / ps$/.test(l) && !l.includes('docker-init'));
+      assert.ok(child && !/^\s*1\s/.test(child), ps.stdout);
+
+      // sleep as PID 1 ignores SIGTERM (no handler, and the kernel protects init), so without
+      // --init `docker stop` would wait out its timeout; tini passes the signal on.
+      await env.dockerOk(['run', '-d', '--init', '--name', 'inited', image, 'sleep', '300']);
+      const started = Date.now();
+      await env.dockerOk(['stop', '-t', '30', 'inited']);
+      assert.ok(Date.now() - started < 15_000, `stop took ${Date.now() - started} ms`);
+      const stopped = await inspect('inited');
+      assert.equal(stopped.State.ExitCode, 143);
+      assert.equal(stopped.Path, 'sleep', 'inspect shows the command, not the init');
+      await rmf('inited');
+    });
+
+    it('--init without an init binary fails with a message naming the missing binary', async () => {
+      const missing = join(tmpdir(), `no-such-init-${process.pid}`);
+      const other = await startBerthd({ extraArgs: ['--init-path', missing] });
+      try {
+        const args = ['run', '--rm', '--init', image, 'true'];
+        const r = await docker(args, { host: other.dockerHost });
+        assert.equal(r.code, 125, describeResult(args, r));
+        assert.match(r.stderr, /Error response from daemon: --init: no init binary found/);
+        assert.ok(r.stderr.includes(missing), r.stderr);
+      } finally {
+        await other.stop();
+      }
     });
 
     it('refuses a taken name and removing a running container, with Docker messages', async () => {

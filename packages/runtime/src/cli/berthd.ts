@@ -49,6 +49,8 @@ Options:
       --host-gateway-ip ip        IP address that the special 'host-gateway' string in
                                   --add-host resolves to; containers also get
                                   host.docker.internal pointing at it
+      --init-path string          Path to the static init binary run --init uses (default
+                                  /usr/bin/docker-init, else /usr/bin/tini-static)
       --insecure-registry list    Registries (host[:port] or CIDR) to reach over plain HTTP
   -l, --log-level string          Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
                                   (default "info")
@@ -66,6 +68,7 @@ const OPTIONS = {
   pidfile: { type: 'string', short: 'p' },
   'insecure-registry': { type: 'string', multiple: true },
   'host-gateway-ip': { type: 'string' },
+  'init-path': { type: 'string' },
   'log-level': { type: 'string', short: 'l' },
   debug: { type: 'boolean', short: 'D' },
   help: { type: 'boolean', short: 'h' },
@@ -142,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
     pidfile: resolve(flags.pidfile ?? join(execRoot, 'berthd.pid')),
     insecureRegistries: insecure,
     ...(hostGatewayIp ? { hostGatewayIp } : {}),
+    ...(flags['init-path'] ? { initPath: resolve(flags['init-path']) } : {}),
     version: build.version,
     gitCommit: build.gitCommit,
     buildTime: build.buildTime,

@@ -14,6 +14,7 @@ import {
   mergeImageConfig,
   type SpecInput,
 } from './oci-spec.js';
+import { CONTAINER_INIT_PATH, findInitBinary } from './init-binary.js';
 import { resolveInRoot } from './rootfs-path.js';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default.js';
 import { toOciSeccomp } from './seccomp.js';
@@ -142,6 +143,30 @@ describe('oci-spec', () => {
     await assert.rejects(
       buildSpec(input({ hostConfig: { SecurityOpt: ['bogus=1'] } })),
       /invalid --security-opt 2/,
+    );
+  });
+
+  it('--init runs the command under docker-init, bind-mounted read-only', async () => {
+    const spec = await buildSpec(
+      input({ hostConfig: { Init: true }, initPath: '/usr/bin/tini-static' }),
+    );
+    assert.deepEqual(spec.process.args, [CONTAINER_INIT_PATH, '--', 'echo', 'hi']);
+    assert.deepEqual(
+      spec.mounts.find((m) => m.destination === CONTAINER_INIT_PATH),
+      {
+        destination: CONTAINER_INIT_PATH,
+        type: 'bind',
+        source: '/usr/bin/tini-static',
+        options: ['bind', 'rprivate', 'ro'],
+      },
+    );
+    await assert.rejects(buildSpec(input({ hostConfig: { Init: true } })), InvalidParameterError);
+    assert.throws(
+      () => findInitBinary('/nonexistent/docker-init'),
+      (e: unknown) =>
+        e instanceof SystemError &&
+        e.message.includes('/nonexistent/docker-init') &&
+        e.statusCode === 500,
     );
   });
 

@@ -13,6 +13,7 @@ import { posix } from 'node:path';
 import { InvalidParameterError } from '../api/errors.js';
 import type { ContainerConfig as ImageContainerConfig } from '../images/oci.js';
 import type { CgroupInfo } from './cgroups.js';
+import { CONTAINER_INIT_PATH } from './init-binary.js';
 import { tweakCapabilities } from './capabilities.js';
 import { resolveInRoot } from './rootfs-path.js';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default.js';
@@ -178,6 +179,8 @@ export interface SpecHostConfig {
   UTSMode?: string;
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;
+  /** `--init`: run the command under the init binary (SpecInput.initPath) as PID 1. */
+  Init?: boolean | null;
 }
 
 /** Where a namespace comes from: a new one, the host's, or an existing one by path. */
@@ -224,6 +227,8 @@ export interface SpecInput {
   cgroup?: CgroupInfo;
   /** Node `process.arch` of the container (default: this process's). */
   arch?: string;
+  /** Host path of the init binary (findInitBinary()); required when HostConfig.Init is set. */
+  initPath?: string;
 }
 
 // ---- Docker's defaults -------------------------------------------------------------------
@@ -767,7 +772,24 @@ export async function buildSpec(input: SpecInput): Promise<RuntimeSpec> {
   const hc = input.hostConfig ?? {};
   validateHostConfig(hc);
   const config = mergeImageConfig(input.config, input.image);
-  const args = commandLine(config);
+  const command = commandLine(config);
+  if (hc.Init && !input.initPath) {
+    throw new InvalidParameterError('--init needs the host path of an init binary');
+  }
+  // moby: `docker-init -- cmd…`; "--" so the command's own flags are not tini's.
+  const args = hc.Init ? [CONTAINER_INIT_PATH, '--', ...command] : command;
+  const initMounts: SpecMount[] =
+    hc.Init && input.initPath
+      ? [
+          {
+            type: 'bind',
+            source: input.initPath,
+            destination: CONTAINER_INIT_PATH,
+            readOnly: true,
+            nonRecursive: true,
+          },
+        ]
+      : [];
   const privileged = hc.Privileged ?? false;
   const security = parseSecurityOpts(hc.SecurityOpt ?? []);
   const ns = namespaces(input);
@@ -854,7 +876,11 @@ export async function buildSpec(input: SpecInput): Promise<RuntimeSpec> {
     root: { path: input.rootfs, readonly: hc.ReadonlyRootfs ?? false },
     ...(hostname ? { hostname } : {}),
     ...(config.Domainname && hostname ? { domainname: config.Domainname } : {}),
-    mounts: buildMounts(input, privileged, ns.settings.ipc),
+    mounts: buildMounts(
+      { ...input, mounts: [...(input.mounts ?? []), ...initMounts] },
+      privileged,
+      ns.settings.ipc,
+    ),
     linux,
   };
 }

@@ -26,6 +26,7 @@ import type { NetworkService, Sandbox, SandboxRequest } from '../networks/servic
 import type { DockerMount, VolumeService } from '../volumes/service.js';
 import { ContainerIo } from './attach.js';
 import { detectCgroup, type CgroupInfo } from './cgroups.js';
+import { findInitBinary } from './init-binary.js';
 import { JsonFileLog, parseLogConfig } from './logs.js';
 import { createRuntime, detectRuntime, runSupportsKeep, type OciRuntime } from './oci-runtime.js';
 import {
@@ -649,6 +650,7 @@ export class ContainerService {
         namespaces,
         cgroupsPath: `/berth/${rec.ID}`,
         cgroup: this.cgroup,
+        ...(hc.Init ? { initPath: findInitBinary(this.engine.config.initPath) } : {}),
       });
       await this.ensureWorkingDir(paths.rootfs, spec.process.cwd, spec.process.user);
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });

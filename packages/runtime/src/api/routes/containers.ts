@@ -71,6 +71,7 @@ const hostConfigSchema = z.looseObject({
   Privileged: z.boolean().optional(),
   ReadonlyRootfs: z.boolean().optional(),
   PublishAllPorts: z.boolean().optional(),
+  Init: z.boolean().nullish(),
 });
 
 const createSchema = z.looseObject({
