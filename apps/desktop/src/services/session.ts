@@ -21,21 +21,13 @@ import { tailFile } from './engine-log.js';
 import {
   containerInspectSchema,
   containerListSchema,
-  containerUsesSchema,
   createdSchema,
-  dfVolumesSchema,
-  imageDeleteSchema,
-  imageHistoryListSchema,
-  imageListSchema,
-  imagePruneSchema,
   infoRootSchema,
-  networkListSchema,
-  progressSchema,
-  volumeListSchema,
-  volumePruneSchema,
 } from './engine-schemas.js';
 import type { SettingsStore } from './settings-store.js';
 import { engineUsage, followStats, toSample } from './stats.js';
+import { imageHandlers, pullImage } from './images.js';
+import { resourceHandlers } from './resources.js';
 import { Terminals } from './terminal.js';
 
 export type Emit = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -88,44 +80,6 @@ function portsFromBindings(
 
 const enc = encodeURIComponent;
 
-/** One progress line of a pull or push, in the contract's shape (`id` is the layer's). */
-function progressLine(raw: unknown) {
-  const m = progressSchema.safeParse(raw);
-  if (!m.success || m.data.status === undefined) return undefined;
-  const { id, status, progressDetail } = m.data;
-  // Whole-image lines carry the tag or digest as id ("latest: Pulling from …").
-  const isLayer = id !== undefined && /^[0-9a-f]{12}$/.test(id);
-  return {
-    layer: isLayer ? id : undefined,
-    status: isLayer || id === undefined ? status : `${id}: ${status}`,
-    current: progressDetail?.current,
-    total: progressDetail?.total,
-  };
-}
-
-/** Container names by the volumes (names) and networks (ids) they use. */
-async function usage(client: EngineClient) {
-  const list = await client.request({
-    method: 'GET',
-    path: '/containers/json',
-    query: { all: true },
-    schema: containerUsesSchema,
-  });
-  const volumes = new Map<string, string[]>();
-  const networks = new Map<string, string[]>();
-  for (const c of list) {
-    const name = (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
-    for (const m of c.Mounts ?? []) {
-      if (m.Type === 'volume' && m.Name)
-        volumes.set(m.Name, [...(volumes.get(m.Name) ?? []), name]);
-    }
-    for (const n of Object.values(c.NetworkSettings?.Networks ?? {})) {
-      if (n.NetworkID) networks.set(n.NetworkID, [...(networks.get(n.NetworkID) ?? []), name]);
-    }
-  }
-  return { volumes, networks };
-}
-
 export function openSession(
   client: EngineClient,
   monitor: EngineMonitor,
@@ -142,35 +96,6 @@ export function openSession(
     status: (s) => emit('engine.status', s),
     event: (e) => emit('engine.event', e),
   });
-
-  async function pull(ref: string, pullId: string): Promise<void> {
-    const messages = client.jsonStream({
-      method: 'POST',
-      path: '/images/create',
-      query: { fromImage: ref },
-    });
-    for await (const raw of messages) {
-      const line = progressLine(raw);
-      if (line) emit('images.pullProgress', { pullId, ...line });
-    }
-  }
-
-  async function push(ref: string, pushId: string): Promise<void> {
-    // The docker CLI sends the tag separately; a ref without one pushes every tag.
-    const at = ref.lastIndexOf(':');
-    const hasTag = at > ref.lastIndexOf('/');
-    const messages = client.jsonStream({
-      method: 'POST',
-      path: `/images/${enc(hasTag ? ref.slice(0, at) : ref)}/push`,
-      query: { tag: hasTag ? ref.slice(at + 1) : undefined },
-      // Anonymous: loopback and insecure registries need no credentials.
-      headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') },
-    });
-    for await (const raw of messages) {
-      const line = progressLine(raw);
-      if (line) emit('images.pushProgress', { pushId, ...line });
-    }
-  }
 
   function cancel(streamId: string): null {
     const res = streams.get(streamId);
@@ -232,48 +157,7 @@ export function openSession(
   const handlers: Handlers = {
     'engine.status': () => monitor.status(),
 
-    'images.list': async () => {
-      const [list, containers] = await Promise.all([
-        client.request({ method: 'GET', path: '/images/json', schema: imageListSchema }),
-        client.request({
-          method: 'GET',
-          path: '/containers/json',
-          query: { all: true },
-          schema: containerListSchema,
-        }),
-      ]);
-      // /images/json says -1 unless asked for shared sizes; counting ourselves is cheaper.
-      const users = new Map<string, number>();
-      for (const c of containers)
-        if (c.ImageID) users.set(c.ImageID, (users.get(c.ImageID) ?? 0) + 1);
-      return list.map((i) => ({
-        id: i.Id,
-        repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
-        repoDigests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'),
-        size: i.Size,
-        created: i.Created,
-        containers:
-          users.get(i.Id) ?? (i.Containers !== undefined && i.Containers >= 0 ? i.Containers : 0),
-      }));
-    },
-
-    'images.pull': async ({ ref, pullId }) => {
-      await pull(ref, pullId);
-      return { ref };
-    },
-
-    'images.remove': async ({ id, force }) => {
-      const items = await client.request({
-        method: 'DELETE',
-        path: `/images/${enc(id)}`,
-        query: { force },
-        schema: imageDeleteSchema,
-      });
-      return {
-        deleted: items.flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
-        untagged: items.flatMap((i) => (i.Untagged ? [i.Untagged] : [])),
-      };
-    },
+    ...imageHandlers(client, emit),
 
     'containers.list': async () => {
       const list = await client.request({
@@ -333,42 +217,6 @@ export function openSession(
       return null;
     },
 
-    'images.tag': async ({ source, repo, tag }) => {
-      await post(`/images/${enc(source)}/tag`, { repo, ...(tag ? { tag } : {}) });
-      return null;
-    },
-    'images.push': async ({ ref, pushId }) => {
-      await push(ref, pushId);
-      return { ref };
-    },
-    'images.prune': async ({ all }) => {
-      const r = await client.request({
-        method: 'POST',
-        path: '/images/prune',
-        query: { filters: { dangling: [all ? 'false' : 'true'] } },
-        schema: imagePruneSchema,
-      });
-      return {
-        deleted: (r.ImagesDeleted ?? []).flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
-        spaceReclaimed: r.SpaceReclaimed ?? 0,
-      };
-    },
-    'images.history': async ({ id }) => {
-      const list = await client.request({
-        method: 'GET',
-        path: `/images/${enc(id)}/history`,
-        schema: imageHistoryListSchema,
-      });
-      return list.map((h) => ({
-        id: h.Id,
-        created: h.Created,
-        createdBy: h.CreatedBy ?? '',
-        size: h.Size,
-        tags: h.Tags ?? [],
-        comment: h.Comment ?? '',
-      }));
-    },
-
     'containers.start': ({ id }) => post(`/containers/${enc(id)}/start`),
     'containers.pause': ({ id }) => post(`/containers/${enc(id)}/pause`),
     'containers.unpause': ({ id }) => post(`/containers/${enc(id)}/unpause`),
@@ -412,7 +260,7 @@ export function openSession(
       } catch (e) {
         // As `docker run` does: pull a missing image, then create again.
         if (!(e instanceof NotFoundError) || !/no such image/i.test(e.message)) throw e;
-        await pull(req.image, `run-${Date.now()}`);
+        await pullImage(client, emit, req.image, `run-${Date.now()}`);
         created = await create();
       }
       await post(`/containers/${enc(created.Id)}/start`);
@@ -473,70 +321,7 @@ export function openSession(
       return Promise.resolve(null);
     },
 
-    'volumes.list': async () => {
-      const [list, df, uses] = await Promise.all([
-        client.request({ method: 'GET', path: '/volumes', schema: volumeListSchema }),
-        client
-          .request({
-            method: 'GET',
-            path: '/system/df',
-            query: { type: 'volume' },
-            schema: dfVolumesSchema,
-          })
-          .catch(() => ({ Volumes: [] })),
-        usage(client),
-      ]);
-      const sizes = new Map((df.Volumes ?? []).map((v) => [v.Name, v.UsageData?.Size ?? -1]));
-      return (list.Volumes ?? []).map((v) => ({
-        name: v.Name,
-        driver: v.Driver,
-        mountpoint: v.Mountpoint,
-        created: v.CreatedAt,
-        size: sizes.get(v.Name) ?? v.UsageData?.Size ?? -1,
-        usedBy: uses.volumes.get(v.Name) ?? [],
-        labels: v.Labels ?? {},
-      }));
-    },
-    'volumes.remove': async ({ name, force }) => {
-      await client.request({ method: 'DELETE', path: `/volumes/${enc(name)}`, query: { force } });
-      return null;
-    },
-    'volumes.prune': async () => {
-      const r = await client.request({
-        method: 'POST',
-        path: '/volumes/prune',
-        query: { filters: { all: ['true'] } },
-        schema: volumePruneSchema,
-      });
-      return { deleted: r.VolumesDeleted ?? [], spaceReclaimed: r.SpaceReclaimed ?? 0 };
-    },
-
-    'networks.list': async () => {
-      const [list, uses] = await Promise.all([
-        client.request({ method: 'GET', path: '/networks', schema: networkListSchema }),
-        usage(client),
-      ]);
-      return list.map((n) => ({
-        id: n.Id,
-        name: n.Name,
-        driver: n.Driver ?? '',
-        scope: n.Scope ?? 'local',
-        internal: n.Internal ?? false,
-        subnets: (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
-        gateways: (n.IPAM?.Config ?? []).flatMap((c) => (c.Gateway ? [c.Gateway] : [])),
-        containers: uses.networks.get(n.Id) ?? [],
-        created: n.Created,
-      }));
-    },
-    'networks.inspect': async ({ id }) => {
-      const raw = await client.request({ method: 'GET', path: `/networks/${enc(id)}` });
-      if (typeof raw !== 'object' || raw === null) throw new Error('the engine sent no network');
-      return raw as Record<string, unknown>;
-    },
-    'networks.remove': async ({ id }) => {
-      await client.request({ method: 'DELETE', path: `/networks/${enc(id)}` });
-      return null;
-    },
+    ...resourceHandlers(client),
 
     'settings.get': () => ctx.settings.get(),
     'settings.set': (s) => ctx.settings.set(s),
