@@ -72,7 +72,8 @@ function work(): string {
 }
 const layoutDir = () => join(work(), 'oci');
 
-// umoci rewrites index.json on every command, so builds go one at a time.
+// umoci rewrites index.json on every command, so builds (and the copies that read the layout)
+// go one at a time.
 let queue: Promise<unknown> = Promise.resolve();
 function serial<T>(fn: () => Promise<T>): Promise<T> {
   const next = queue.then(fn, fn);
@@ -351,21 +352,24 @@ export async function pushTestImage(
   const repository = `${host}/${opts.repo ?? name}`;
   const tag = opts.tag ?? 'latest';
   const digestFile = join(work(), `digest-${Date.now()}-${Math.random().toString(16).slice(2)}`);
-  await runOk(
-    SKOPEO,
-    [
-      '--insecure-policy',
-      'copy',
-      '--quiet',
-      '--dest-tls-verify=false',
-      '--digestfile',
-      digestFile,
-      ...(name === 'multiarch' ? ['--all'] : []),
-      ...(opts.format ? ['--format', opts.format] : []),
-      `oci:${layout}:${srcTag}`,
-      `docker://${repository}:${tag}`,
-    ],
-    { timeoutMs: 180_000 },
+  // skopeo reads index.json, which a concurrent umoci build rewrites: copies wait their turn.
+  await serial(() =>
+    runOk(
+      SKOPEO,
+      [
+        '--insecure-policy',
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        '--digestfile',
+        digestFile,
+        ...(name === 'multiarch' ? ['--all'] : []),
+        ...(opts.format ? ['--format', opts.format] : []),
+        `oci:${layout}:${srcTag}`,
+        `docker://${repository}:${tag}`,
+      ],
+      { timeoutMs: 180_000 },
+    ),
   );
   const written = readFileSync(digestFile, 'utf8').trim();
   rmSync(digestFile);
