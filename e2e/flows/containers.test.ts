@@ -133,8 +133,12 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
     // From Logs to Stats by keyboard: Logs → Inspect → Stats.
     await detail.arrowToTab(2);
     await stack.page.getByRole('tab', { name: 'Stats', selected: true }).waitFor();
-    // A few samples (one a second) draw the lines.
+    // A few samples (one a second) draw the lines; some requests move the network line.
     await detail.chart('CPU').waitFor({ timeout: 30_000 });
+    for (let i = 0; i < 20; i++) {
+      await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await stack.page.waitForFunction(
       () =>
         Array.from(document.querySelectorAll('.chart polyline')).filter(

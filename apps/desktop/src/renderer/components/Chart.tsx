@@ -19,11 +19,13 @@ export function LineChart(props: {
   // Headroom above the peak, so a flat line is not drawn on the frame.
   const peak = Math.max(props.max ?? 0, ...props.series.flatMap((s) => s.values), 1e-9);
   const top = props.max ?? peak * 1.25;
-  // Time runs left to right from the first sample; the window scrolls once it is full.
+  // Time runs left to right over the whole width: the first samples spread out, and once
+  // `capacity` samples are in, the window scrolls.
+  const span = Math.max(Math.min(props.series[0]?.values.length ?? 0, props.capacity) - 1, 1);
   const points = (values: number[]) =>
     values
       .map((v, i) => {
-        const x = (i * W) / (props.capacity - 1);
+        const x = (i * W) / span;
         const y = H - (Math.min(v, top) / top) * (H - 4) - 2;
         return `${x.toFixed(1)},${y.toFixed(1)}`;
       })
@@ -46,7 +48,7 @@ export function LineChart(props: {
             <g key={s.label} className={s.className}>
               <polygon
                 className="area"
-                points={`0,${H} ${points(s.values)} ${(((s.values.length - 1) * W) / (props.capacity - 1)).toFixed(1)},${H}`}
+                points={`0,${H} ${points(s.values)} ${(((s.values.length - 1) * W) / span).toFixed(1)},${H}`}
               />
               <polyline points={points(s.values)} />
             </g>

@@ -70,6 +70,7 @@ export function StatsView(props: { id: string; running: boolean }) {
         </p>
       )}
       {!now && !error && <p className="muted">Waiting for the first sample…</p>}
+      {now && <p className="muted small">The last {points.length} s, one sample a second.</p>}
       {now && (
         <div className="charts">
           <LineChart
