@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: builds, then runs Berth's main job. On Linux the engine runs natively (no VM);
-// the desktop UI and the VM for macOS/Windows arrive with their own packages.
+// `npm start`: builds, then runs Berth's main job. On Linux the engine runs natively (no VM),
+// with the dashboard server in front of it.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { homedir, platform } from 'node:os';
@@ -21,7 +21,9 @@ const ui = spawnSync('npm', ['run', 'build', '--silent', '-w', 'apps/desktop'], 
 if (ui.status !== 0) process.exit(ui.status ?? 1);
 
 if (platform() !== 'linux') {
-  console.error('berth: on this OS the engine runs in the Berth VM, which is not built yet.');
+  console.error(
+    'berth: npm start runs the engine natively on Linux only; elsewhere use `npx berth machine start`.',
+  );
   process.exit(1);
 }
 
