@@ -114,7 +114,13 @@ describe('e2e: containers', { skip: e2eSkip(), timeout: 300_000 }, () => {
     await detail.typeInTerminal('stty size');
     await waitFor('stty size', async () => (await sizes()).length === 1, { timeoutMs: 15_000 });
     await stack.screenshot('container-terminal');
+    const rowsOnScreen = () => detail.terminal.locator('.xterm-rows > div').count();
+    const rowsBefore = await rowsOnScreen();
     await stack.page.setViewportSize({ width: 900, height: 600 });
+    // The pane refits to the window (and tells the engine) before the next keys.
+    await waitFor('the terminal to refit', async () => (await rowsOnScreen()) !== rowsBefore, {
+      timeoutMs: 10_000,
+    });
     await detail.typeInTerminal('stty size');
     await waitFor('a second stty size', async () => (await sizes()).length === 2, {
       timeoutMs: 15_000,

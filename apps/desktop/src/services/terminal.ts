@@ -24,6 +24,11 @@ export interface TerminalSink {
 interface Open {
   execId: string;
   socket: Socket;
+  /**
+   * Input and resizes in the order the UI sent them: keys typed after a resize must reach a
+   * TTY that already has the new size (`stty size`, full-screen programs redrawing).
+   */
+  queue: Promise<void>;
 }
 
 export class Terminals {
@@ -56,7 +61,7 @@ export class Terminals {
       path: `/exec/${encodeURIComponent(created.Id)}/start`,
       body: { Detach: false, Tty: true, ConsoleSize: size },
     });
-    this.open.set(p.termId, { execId: created.Id, socket });
+    this.open.set(p.termId, { execId: created.Id, socket, queue: Promise.resolve() });
     const decoder = new StringDecoder('utf8');
     socket.on('data', (chunk: Buffer) => {
       const text = decoder.write(chunk);
@@ -75,16 +80,26 @@ export class Terminals {
 
   input(termId: string, data: string): void {
     const t = this.get(termId);
-    t.socket.write(data);
+    t.queue = t.queue.then(() => {
+      if (!t.socket.destroyed) t.socket.write(data);
+    });
   }
 
-  async resize(termId: string, cols: number, rows: number): Promise<void> {
+  resize(termId: string, cols: number, rows: number): Promise<void> {
     const t = this.get(termId);
-    await this.client.request({
-      method: 'POST',
-      path: `/exec/${encodeURIComponent(t.execId)}/resize`,
-      query: { h: rows, w: cols },
-    });
+    const done = t.queue.then(() =>
+      this.client.request({
+        method: 'POST',
+        path: `/exec/${encodeURIComponent(t.execId)}/resize`,
+        query: { h: rows, w: cols },
+      }),
+    );
+    // A failed resize does not hold up the keys after it; the caller sees the error.
+    t.queue = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done.then(() => undefined);
   }
 
   /** Half-closes stdin (the shell sees EOF and exits); the socket goes if it lingers. */
