@@ -1,5 +1,5 @@
 /** Where the guest image built by packages/vm-image is, and how its files map to a GuestImage. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -17,8 +17,10 @@ export function imageFromDir(dir: string): GuestImage {
   } catch {
     // No manifest (yet): the driver's defaults are enough to boot.
   }
+  const elf = join(dir, 'vmlinux');
   return {
     kernel: join(dir, 'vmlinuz'),
+    ...(existsSync(elf) ? { kernelElf: elf } : {}),
     initrd: join(dir, 'initramfs.img'),
     system: join(dir, 'system.img'),
     cmdline,

@@ -20,6 +20,11 @@ export type SharedFolder = z.infer<typeof SharedFolderSchema>;
 
 export const GuestImageSchema = z.object({
   kernel: z.string(),
+  /**
+   * The same kernel as an uncompressed ELF with a PVH entry (x86-64 images): QEMU boots it
+   * directly, without the seconds an emulated CPU spends unpacking the compressed kernel.
+   */
+  kernelElf: z.string().optional(),
   initrd: z.string(),
   /** The read-only system image (squashfs/erofs), attached as the first virtio disk. */
   system: z.string().optional(),

@@ -1,6 +1,6 @@
 /** berthd under the agent's supervision, and small HTTP helpers for its unix socket. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from './console.js';
@@ -99,4 +99,14 @@ export async function waitForEngine(socketPath: string, timeoutMs: number): Prom
       throw new Error(`berthd did not answer /_ping within ${timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/** True once `path` exists, false when it did not appear within timeoutMs. */
+export async function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
 }

@@ -9,13 +9,16 @@ import { execFileSync } from 'node:child_process';
 import * as nodeModule from 'node:module';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
-import { superviseEngine, waitForEngine } from './engine.js';
+import { superviseEngine, waitForEngine, waitForFile } from './engine.js';
 import { PortWatcher } from './ports.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
 import { startAgentServer } from './server.js';
 import { mountShares } from './shares.js';
 
 const BERTHD = '/usr/lib/berth/dist/cli/berthd.mjs';
+/** rcS loads berthd's kernel modules in the background and touches this file when done. */
+const MODULES_LOADED = '/run/berth/modules-loaded';
+const MODULES_TIMEOUT_MS = 120_000;
 const ENGINE_READY_TIMEOUT_MS = 300_000;
 
 function imageId(): string {
@@ -52,6 +55,8 @@ async function main(): Promise<void> {
     config.hostAddress,
     ...config.insecureRegistries.flatMap((r) => ['--insecure-registry', r]),
   ];
+  if (!(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
+    log(`${MODULES_LOADED} did not appear in ${MODULES_TIMEOUT_MS} ms; starting berthd anyway`);
   const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out');
   stage('engine');
 

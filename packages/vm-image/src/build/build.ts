@@ -3,7 +3,9 @@
  * system image itself (squashfs, zstd). Outputs are cached under a key that hashes every input,
  * so a second build with the same inputs costs a few seconds and gives the same bytes.
  *
- * Output directory: vmlinuz, initramfs.img, system.img, manifest.json.
+ * Output directory: vmlinuz, initramfs.img, system.img, manifest.json; on amd64 also vmlinux
+ * (the same kernel uncompressed, which QEMU boots through its PVH entry without spending
+ * seconds of emulated CPU on unpacking the xz payload).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -28,6 +30,7 @@ import { gzipSync } from 'node:zlib';
 import { bundle } from './bundle.js';
 import {
   ARCH,
+  BOOT_MODULES,
   ENGINE_MODULES,
   INITRAMFS_MODULES,
   KERNEL_CMDLINE,
@@ -52,7 +55,7 @@ import { fetchNpmPackage, unpackNpm, type NpmTarball } from './npm-packages.js';
 import { ManifestSchema, type Manifest } from './manifest.js';
 
 /** Bump when the build's own logic changes what it produces. */
-const BUILDER_VERSION = 1;
+const BUILDER_VERSION = 2;
 /** 2025-01-01T00:00:00Z unless SOURCE_DATE_EPOCH says otherwise. */
 const DEFAULT_SOURCE_DATE_EPOCH = 1_735_689_600;
 
@@ -60,6 +63,8 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const repoRoot = join(packageRoot, '..', '..');
 
 export const IMAGE_FILES = ['vmlinuz', 'initramfs.img', 'system.img', 'manifest.json'] as const;
+/** Files an image has on some architectures only. */
+export const OPTIONAL_IMAGE_FILES = ['vmlinux'] as const;
 
 export interface BuildOptions {
   arch: GuestArch;
@@ -195,7 +200,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     const stage = join(work, 'out');
     mkdirSync(stage, { recursive: true });
-    const kernel = await assembleKernel(fetched[0]!, work, stage);
+    const kernel = await assembleKernel(fetched[0]!, arch, work, stage);
     log(`kernel ${kernel.release}`);
     const root = join(work, 'root');
     await assembleSystem({
@@ -235,8 +240,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     );
 
     const files: Manifest['files'] = {};
-    for (const f of ['vmlinuz', 'initramfs.img', 'system.img'] as const) {
+    for (const f of ['vmlinuz', 'initramfs.img', 'system.img', ...OPTIONAL_IMAGE_FILES]) {
       const p = join(stage, f);
+      if (!existsSync(p)) continue;
       files[f] = { size: statSync(p).size, sha256: sha256File(p) };
     }
     const manifest: Manifest = {
@@ -280,6 +286,10 @@ function copyOut(from: string, to: string | undefined): void {
   if (!to) return;
   mkdirSync(to, { recursive: true });
   for (const f of IMAGE_FILES) cpSync(join(from, f), join(to, f));
+  for (const f of OPTIONAL_IMAGE_FILES) {
+    if (existsSync(join(from, f))) cpSync(join(from, f), join(to, f));
+    else rmSync(join(to, f), { force: true });
+  }
 }
 
 interface Kernel {
@@ -290,13 +300,40 @@ interface Kernel {
   builtin: Set<string>;
 }
 
-async function assembleKernel(deb: DebPackage, work: string, stage: string): Promise<Kernel> {
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/**
+ * The ELF kernel inside an x86 bzImage: the boot protocol's setup header says where the
+ * compressed payload is (setup_sects at 0x1f1, payload_offset at 0x248 from the protected-mode
+ * code); Debian compresses it with xz.
+ */
+async function extractVmlinux(bzImage: string, out: string, work: string): Promise<void> {
+  const image = readFileSync(bzImage);
+  const setupSects = image.readUInt8(0x1f1) || 4;
+  const start = (setupSects + 1) * 512 + image.readUInt32LE(0x248);
+  const payload = image.subarray(start, start + image.readUInt32LE(0x24c));
+  if (!payload.subarray(0, XZ_MAGIC.length).equals(XZ_MAGIC))
+    throw new Error(`${bzImage}: the kernel payload is not xz-compressed`);
+  const xz = join(work, 'vmlinux.xz');
+  writeFileSync(xz, payload);
+  await run('xz', ['-d', '--single-stream', xz]);
+  renameSync(join(work, 'vmlinux'), out);
+  chmodSync(out, 0o644);
+}
+
+async function assembleKernel(
+  deb: DebPackage,
+  arch: GuestArch,
+  work: string,
+  stage: string,
+): Promise<Kernel> {
   const root = join(work, 'kernel');
   await unpackDeb(deb.file, root);
   const [release] = readdirSync(join(root, 'lib/modules'));
   if (!release) throw new Error(`${deb.file} has no lib/modules`);
   cpSync(join(root, 'boot', `vmlinuz-${release}`), join(stage, 'vmlinuz'));
   chmodSync(join(stage, 'vmlinuz'), 0o644);
+  if (arch === 'amd64') await extractVmlinux(join(stage, 'vmlinuz'), join(stage, 'vmlinux'), work);
   return {
     root,
     release,
@@ -425,7 +462,7 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   // Kernel modules: what the engine needs (and what netfilter may autoload), re-indexed.
   const engine = moduleClosure(
     kernel.modules,
-    [...ENGINE_MODULES, ...INITRAMFS_MODULES],
+    [...BOOT_MODULES, ...ENGINE_MODULES, ...INITRAMFS_MODULES],
     MODULE_TREES,
     kernel.builtin,
   );
@@ -435,8 +472,10 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
     cpSync(join(kernel.root, modDir, f), join(root, modDir, f));
   }
   await run('depmod', ['-b', root, kernel.release]);
-  const loadable = ENGINE_MODULES.filter((m) => kernel.modules.byName.has(m.replaceAll('-', '_')));
-  writeGuest(root, 'etc/berth/modules', `${loadable.join('\n')}\n`);
+  const loadable = (names: readonly string[]) =>
+    names.filter((m) => kernel.modules.byName.has(m.replaceAll('-', '_'))).join('\n') + '\n';
+  writeGuest(root, 'etc/berth/modules-boot', loadable(BOOT_MODULES));
+  writeGuest(root, 'etc/berth/modules', loadable(ENGINE_MODULES));
 
   const libDirs = [`lib/${info.triplet}`, `usr/lib/${info.triplet}`, 'lib', 'usr/lib'];
   const missing = await missingLibraries(

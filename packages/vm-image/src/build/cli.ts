@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildImage, IMAGE_FILES } from './build.js';
+import { buildImage, IMAGE_FILES, OPTIONAL_IMAGE_FILES } from './build.js';
 import { GUEST_ARCHES, type GuestArch } from './components.js';
 import { hostArch } from './debian.js';
 
@@ -33,7 +33,8 @@ try {
   console.log(
     `vm-image: ${result.cached ? 'cached' : 'built'} ${arch} image ${result.manifest.key} in ${seconds} s → ${result.dir}`,
   );
-  for (const f of IMAGE_FILES) {
+  for (const f of [...IMAGE_FILES, ...OPTIONAL_IMAGE_FILES]) {
+    if (f !== 'manifest.json' && !result.manifest.files[f]) continue;
     const size = statSync(join(result.dir, f)).size;
     console.log(
       `  ${f.padEnd(14)} ${(size / 1024 / 1024).toFixed(2).padStart(8)} MiB  ${result.manifest.files[f]?.sha256 ?? ''}`,

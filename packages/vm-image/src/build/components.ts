@@ -131,11 +131,34 @@ export function npmPackages(arch: GuestArch): { name: string; version: string }[
  */
 export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_mmio', 'virtio_blk', 'squashfs', 'overlay'];
 
-/** Modules loaded in the system image before the engine starts (plus their dependencies). */
-export const ENGINE_MODULES = [
+/**
+ * Modules rcS loads before the guest agent starts (plus their dependencies): the data disk,
+ * the network, the host's config, shared folders, the power button.
+ */
+export const BOOT_MODULES = [
   // ext4 and others ask the crypto API for crc32c, which modules.dep does not record
   'crc32c_generic',
   'ext4',
+  'virtio_net',
+  'qemu_fw_cfg',
+  '9p',
+  '9pnet_virtio',
+  'virtiofs',
+  'vsock',
+  'vmw_vsock_virtio_transport',
+  'virtio_console',
+  'virtio_balloon',
+  'virtio_rng',
+  // the ACPI power button as an input device, which acpid turns into a clean power-off
+  'button',
+  'evdev',
+];
+
+/**
+ * Modules berthd needs (plus their dependencies): loaded in the background while the agent's
+ * Node starts; the agent starts berthd once they are in.
+ */
+export const ENGINE_MODULES = [
   'overlay',
   'veth',
   'bridge',
@@ -152,20 +175,7 @@ export const ENGINE_MODULES = [
   'xt_nat',
   'xt_tcpudp',
   'ipt_REJECT',
-  '9p',
-  '9pnet_virtio',
-  'virtiofs',
-  'vsock',
-  'vmw_vsock_virtio_transport',
-  'virtio_net',
-  'virtio_console',
-  'virtio_balloon',
-  'virtio_rng',
-  'qemu_fw_cfg',
   'tun',
-  // the ACPI power button as an input device, which acpid turns into a clean power-off
-  'button',
-  'evdev',
 ];
 
 /**

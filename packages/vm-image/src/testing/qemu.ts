@@ -49,7 +49,8 @@ export async function bootGuest(opts: BootOptions): Promise<BootedGuest> {
   const args = [
     ...['-accel', 'tcg', '-m', String(opts.memoryMiB ?? 1024), '-smp', String(opts.cpus ?? 2)],
     ...['-display', 'none', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-monitor', 'none'],
-    ...['-kernel', join(opts.imageDir, 'vmlinuz'), '-initrd', join(opts.imageDir, 'initramfs.img')],
+    ...['-kernel', join(opts.imageDir, opts.manifest.files.vmlinux ? 'vmlinux' : 'vmlinuz')],
+    ...['-initrd', join(opts.imageDir, 'initramfs.img')],
     ...['-append', opts.manifest.cmdline],
     ...['-drive', `file=${join(opts.imageDir, 'system.img')},format=raw,if=virtio,readonly=on`],
     ...['-drive', `file=${opts.dataDisk},format=raw,if=virtio`],

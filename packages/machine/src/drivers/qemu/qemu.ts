@@ -19,6 +19,7 @@ import {
   type DriverStatus,
   type StartedGuest,
 } from '../../driver.js';
+import type { GuestImage } from '../../settings.js';
 import { ensureSparseDisk } from '../../util/disk.js';
 import { freePort, isAlive, livePid, runCommand, terminate } from '../../util/process.js';
 import { waitUntil } from '../../util/wait.js';
@@ -91,7 +92,7 @@ class QemuDriver implements Driver {
     if (version.code !== 0)
       throw new DriverUnavailableError(`${this.binary} --version failed: ${version.stderr.trim()}`);
     const { image, sharedFolders } = this.ctx.settings;
-    for (const file of [image.kernel, image.initrd, ...(image.system ? [image.system] : [])]) {
+    for (const file of [bootKernel(image), image.initrd, ...(image.system ? [image.system] : [])]) {
       if (!existsSync(file))
         throw new DriverUnavailableError(
           `guest image file missing: ${file} (run npm run vm-image)`,
@@ -159,7 +160,7 @@ class QemuDriver implements Driver {
       accelerator,
       cpus: settings.cpus,
       memoryMiB: settings.memoryMiB,
-      kernel: settings.image.kernel,
+      kernel: bootKernel(settings.image),
       initrd: settings.image.initrd,
       cmdline: settings.image.cmdline,
       disks: [
@@ -276,6 +277,11 @@ class QemuDriver implements Driver {
       return undefined;
     }
   }
+}
+
+/** QEMU boots the uncompressed kernel (PVH entry) when the image has one: no unpacking in TCG. */
+function bootKernel(image: GuestImage): string {
+  return image.kernelElf ?? image.kernel;
 }
 
 function readText(file: string): string {
