@@ -16,11 +16,11 @@ import { QEMU_USER_NET_HOST } from '@berth/vm-image/protocol';
 import { startRegistry, type Registry } from '../../runtime/dist/testing/registry.js';
 import { pushTestImage } from '../../runtime/dist/testing/test-images.js';
 import { engineTestSkip } from '../../runtime/dist/testing/engine-env.js';
-import { qemuSkip } from '../../machine/dist/testing/guest-image.js';
+import { ensureTestGuestImage, qemuSkip } from '../../machine/dist/testing/guest-image.js';
 import { freePort } from '../../machine/dist/util/process.js';
 import { berth, describeRun, type BerthResult } from './testing.js';
 
-const skip = qemuSkip() || engineTestSkip();
+const skip = (await ensureTestGuestImage()) ?? (qemuSkip() || engineTestSkip());
 
 function httpGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

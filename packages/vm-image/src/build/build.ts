@@ -262,7 +262,12 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     writeFileSync(join(stage, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     mkdirSync(dirname(finalDir), { recursive: true });
     rmSync(finalDir, { recursive: true, force: true });
-    renameSync(stage, finalDir);
+    try {
+      renameSync(stage, finalDir);
+    } catch (err) {
+      // Another build of the same inputs (a test running in parallel) finished first.
+      if (!existsSync(join(finalDir, 'manifest.json'))) throw err;
+    }
     pruneImages(dirname(finalDir), KEEP_IMAGES);
     copyOut(finalDir, opts.outDir);
     return { dir: opts.outDir ?? finalDir, manifest, cached: false };
@@ -282,14 +287,34 @@ function pruneImages(imagesDir: string, keep: number): void {
     rmSync(join(imagesDir, old.name), { recursive: true, force: true });
 }
 
+/**
+ * Copies the image to `to` unless it already holds this image (same key). Each file is
+ * replaced by a rename, so a QEMU booting the previous files keeps reading them unharmed;
+ * the manifest goes last and marks the copy complete.
+ */
 function copyOut(from: string, to: string | undefined): void {
   if (!to) return;
+  const key = (dir: string) => {
+    try {
+      return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).key;
+    } catch {
+      return undefined;
+    }
+  };
+  if (key(to) !== undefined && key(to) === key(from)) return;
   mkdirSync(to, { recursive: true });
-  for (const f of IMAGE_FILES) cpSync(join(from, f), join(to, f));
+  const replace = (f: string) => {
+    const tmp = join(to, `.${f}.${process.pid}`);
+    cpSync(join(from, f), tmp);
+    renameSync(tmp, join(to, f));
+  };
+  rmSync(join(to, 'manifest.json'), { force: true });
   for (const f of OPTIONAL_IMAGE_FILES) {
-    if (existsSync(join(from, f))) cpSync(join(from, f), join(to, f));
+    if (existsSync(join(from, f))) replace(f);
     else rmSync(join(to, f), { force: true });
   }
+  for (const f of IMAGE_FILES) if (f !== 'manifest.json') replace(f);
+  replace('manifest.json');
 }
 
 interface Kernel {

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { qemuSkip, testGuestImage } from '../../testing/guest-image.js';
+import { ensureTestGuestImage, qemuSkip, testGuestImage } from '../../testing/guest-image.js';
 import { runDriverSuite } from '../testsuite.js';
 import { hostFacts, readKnownBad } from './accel.js';
 import { qemuDriver } from './qemu.js';
 
 // No accelerator is requested: on a host whose /dev/kvm exists but whose KVM guests hang (these
 // CI machines), the first boot must probe KVM, give up in time, boot with TCG and remember it.
+const buildProblem = await ensureTestGuestImage();
+
 runDriverSuite('qemu', qemuDriver({ probeTimeoutMs: 15_000 }), {
   image: testGuestImage(),
-  skip: qemuSkip(),
+  skip: buildProblem ?? qemuSkip(),
   onFirstStart: (guest, notices, hostStateDir) => {
     const facts = hostFacts();
     if (guest.accelerator === 'tcg' && facts.platform === 'linux' && facts.kvmUsable) {
