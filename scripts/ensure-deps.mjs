@@ -32,6 +32,8 @@ const DEBIAN = {
     'squashfs-tools': '/usr/bin/mksquashfs',
     kmod: '/usr/sbin/depmod',
     binutils: '/usr/bin/readelf',
+    // the kernel ELF QEMU boots directly (PVH) is unpacked from Debian's xz bzImage
+    'xz-utils': '/usr/bin/xz',
     'qemu-system-x86': '/usr/bin/qemu-system-x86_64',
     e2fsprogs: '/usr/sbin/mkfs.ext4',
   },
