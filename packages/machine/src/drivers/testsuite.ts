@@ -129,9 +129,11 @@ export function runDriverSuite(
       await assert.rejects(driver.start(), /already running/);
     });
 
-    it('stops, and keeps the data disk across a restart', async () => {
-      await driver.stop({ timeoutMs: 10_000 });
+    it('stops cleanly, and keeps the data disk across a restart', async () => {
+      // The guest's own power-off (ACPI for QEMU): its shutdown script ran to the end.
+      await driver.stop({ timeoutMs: 30_000 });
       assert.equal((await driver.status()).running, false);
+      assert.match(readFileSync(ctx.paths.serialLog, 'utf8'), /berth-stage: stopped/);
       assert.equal(await driver.guestAgent(), undefined);
       await driver.stop({ timeoutMs: 1000 });
       // The guest formatted the blank disk on first boot: its first MiB is no longer zeros.
