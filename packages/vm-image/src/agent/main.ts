@@ -10,9 +10,7 @@ import * as nodeModule from 'node:module';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
 import { superviseEngine, waitForEngine, waitForFile } from './engine.js';
-import { PortWatcher } from './ports.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
-import { startAgentServer } from './server.js';
 import { mountShares } from './shares.js';
 
 const BERTHD = '/usr/lib/berth/dist/cli/berthd.mjs';
@@ -60,6 +58,11 @@ async function main(): Promise<void> {
   const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out');
   stage('engine');
 
+  // ssh2 is loaded only now, so evaluating it does not hold up berthd's start.
+  const [{ PortWatcher }, { startAgentServer }] = await Promise.all([
+    import('./ports.js'),
+    import('./server.js'),
+  ]);
   const ports = new PortWatcher(ENGINE_SOCKET);
   const server = await startAgentServer({
     hostKey: config.hostKey,
