@@ -103,7 +103,7 @@ export class MemoryEventBus implements EventBus {
     };
   }
 
-  /** Number of live subscribers (`NEventsListener` in /info). */
+  /** Number of live subscribers, the engine's own included. */
   get listenerCount(): number {
     return this.listeners.size;
   }

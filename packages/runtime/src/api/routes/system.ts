@@ -18,7 +18,7 @@ import type { ContainerService } from '../../containers/service.js';
 import { containerSummary } from '../../containers/view.js';
 import type { Engine } from '../../engine.js';
 import type { ApiVolume } from '../../volumes/store.js';
-import { MemoryEventBus, type EngineEvent } from '../../events/bus.js';
+import type { EngineEvent } from '../../events/bus.js';
 import { EVENT_FILTER_KEYS, eventMatches } from '../../events/filter.js';
 import { parseTimestamp } from '../../events/timestamp.js';
 import { imageDetails, imageSummary, layerSizes } from '../../images/inspect.js';
@@ -254,7 +254,7 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
     LoggingDriver: 'json-file',
     CgroupDriver: 'cgroupfs',
     CgroupVersion: cgroup.mode === 'unified' ? '2' : '1',
-    NEventsListener: engine.events instanceof MemoryEventBus ? engine.events.listenerCount : 0,
+    NEventsListener: eventsListeners.get(engine) ?? 0,
     KernelVersion: release(),
     OperatingSystem: os.PRETTY_NAME ?? osType(),
     OSVersion: os.VERSION_ID ?? '',
@@ -302,6 +302,12 @@ export async function systemInfo(engine: Engine, apiVersion: string) {
 
 // --- /events ------------------------------------------------------------------------------
 
+/**
+ * Open `GET /events` streams per engine: Docker's NEventsListener counts API subscribers, not
+ * the engine's own listeners on its bus (exec bookkeeping subscribes too).
+ */
+const eventsListeners = new WeakMap<Engine, number>();
+
 async function streamEvents(engine: Engine, { res, query }: RequestContext): Promise<void> {
   const since = parseTimestamp(query.get('since'));
   const until = parseTimestamp(query.get('until'));
@@ -327,6 +333,7 @@ async function streamEvents(engine: Engine, { res, query }: RequestContext): Pro
   const unsubscribe = engine.events.subscribe((ev) => {
     if (wanted(ev) && (until === undefined || BigInt(ev.timeNano) <= until)) stream.write(ev);
   });
+  eventsListeners.set(engine, (eventsListeners.get(engine) ?? 0) + 1);
   try {
     if (until !== undefined && until <= nowNano) return;
 
@@ -346,6 +353,7 @@ async function streamEvents(engine: Engine, { res, query }: RequestContext): Pro
     });
   } finally {
     unsubscribe();
+    eventsListeners.set(engine, (eventsListeners.get(engine) ?? 1) - 1);
     if (!res.writableEnded) stream.end();
   }
 }
