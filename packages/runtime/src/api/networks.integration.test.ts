@@ -70,6 +70,25 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
     else assert.match(r.stderr, message, why);
     return r;
   };
+  /** Runs busybox httpd serving `text` at /, published on 127.0.0.1 at a free port it returns. */
+  const runWebServer = async (name: string, text: string, ...runOptions: string[]) => {
+    const port = await freePort();
+    const serve = `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`;
+    await ok(
+      'run',
+      '-d',
+      ...runOptions,
+      '--name',
+      name,
+      '-p',
+      `127.0.0.1:${port}:80`,
+      busybox,
+      'sh',
+      '-c',
+      serve,
+    );
+    return port;
+  };
   const needContainers = (t: { skip(msg: string): void }) => {
     if (containersApi) t.skip(containersApi);
     return !containersApi;
@@ -290,21 +309,7 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
 
   it('publishes a TCP port on 127.0.0.1, shown by docker port and docker ps', async (t) => {
     if (!needContainers(t)) return;
-    const port = await freePort();
-    const serve =
-      'mkdir -p /www && echo served-by-busybox > /www/index.html && exec httpd -f -p 80 -h /www';
-    await ok(
-      'run',
-      '-d',
-      '--name',
-      `${netName}-web`,
-      '-p',
-      `127.0.0.1:${port}:80`,
-      busybox,
-      'sh',
-      '-c',
-      serve,
-    );
+    const port = await runWebServer(`${netName}-web`, 'served-by-busybox');
     assert.equal(
       await retry('GET', () => httpGet(`http://127.0.0.1:${port}/index.html`)),
       'served-by-busybox\n',
@@ -412,23 +417,7 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
 
   it('published ports come back after berthd restarts', async (t) => {
     if (!needContainers(t)) return;
-    const port = await freePort();
-    const serve =
-      'mkdir -p /www && echo still-here > /www/index.html && exec httpd -f -p 80 -h /www';
-    await ok(
-      'run',
-      '-d',
-      '--restart',
-      'always',
-      '--name',
-      `${netName}-rs`,
-      '-p',
-      `127.0.0.1:${port}:80`,
-      busybox,
-      'sh',
-      '-c',
-      serve,
-    );
+    const port = await runWebServer(`${netName}-rs`, 'still-here', '--restart', 'always');
     assert.equal(
       await retry('GET before', () => httpGet(`http://127.0.0.1:${port}/`)),
       'still-here\n',
