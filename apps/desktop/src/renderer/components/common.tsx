@@ -1,4 +1,4 @@
-/** Small shared pieces: error banners, empty states, the modal dialog, state badges. */
+/** Small shared pieces: error banners, notices, empty states, the modal dialog, state badges. */
 import { useEffect, useRef, type ReactNode } from 'react';
 import type { ContainerState } from '../../shared/contract.js';
 
@@ -13,6 +13,16 @@ export function ErrorBanner(props: { error: string | undefined; onDismiss?: () =
         </button>
       )}
     </div>
+  );
+}
+
+/** A short success report (`Removed 3 volumes…`); nothing while there is none. */
+export function Notice(props: { text: string | undefined }) {
+  if (!props.text) return null;
+  return (
+    <p className="ok" role="status">
+      {props.text}
+    </p>
   );
 }
 
