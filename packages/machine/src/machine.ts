@@ -23,9 +23,11 @@ import { PortForwarder } from './ports/forwarder.js';
 import { progressFor, progressFromConsole, type Progress } from './progress.js';
 import { defaultDrivers } from './registry.js';
 import {
+  applyMachineConfig,
   hostArch,
   MachineSettingsSchema,
   sharedFoldersFor,
+  type MachineConfig,
   type MachineInitOptions,
   type MachineSettings,
 } from './settings.js';
@@ -62,6 +64,20 @@ export interface MachineStatus {
   /** The process that keeps the host socket and ports (`berth machine start`'s background host). */
   hostPid?: number;
   settings?: MachineSettings;
+}
+
+/** configure() asked for a change that only a VM start applies, while the VM runs. */
+export class RestartRequiredError extends Error {
+  override readonly name = 'RestartRequiredError';
+  constructor(
+    machine: string,
+    /** The settings that differ. */
+    readonly changed: readonly string[],
+  ) {
+    super(
+      `machine "${machine}" is running: ${changed.join(', ')} take effect at the next start; stop it first (apply & restart)`,
+    );
+  }
 }
 
 export interface MachineOptions {
@@ -149,6 +165,23 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
       throw e;
     }
     return settings;
+  }
+
+  /**
+   * Changes the settings of an existing machine (validated; the disk only grows), applied at its
+   * next start. While the VM runs, a change throws RestartRequiredError and nothing is written;
+   * settings equal to the current ones are always accepted. Resolves with the settings now saved.
+   */
+  async configure(config: MachineConfig): Promise<MachineSettings> {
+    const current = this.settings();
+    const { next, changed } = applyMachineConfig(current, config);
+    if (changed.length === 0) return current;
+    if (this.host || this.state === 'starting' || (await this.driver(current).status()).running)
+      throw new RestartRequiredError(this.name, changed);
+    const tmp = `${this.paths.settings}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.paths.settings);
+    return next;
   }
 
   /**

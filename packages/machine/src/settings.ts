@@ -74,3 +74,43 @@ export function hostArch(): GuestArch {
 export function sharedFoldersFor(paths: readonly string[]): SharedFolder[] {
   return paths.map((p, i) => ({ hostPath: p, guestPath: p, tag: `berth${i}`, readOnly: false }));
 }
+
+/**
+ * What `Machine.configure()` may change on an existing machine. Every field is read at a VM
+ * start only, so a change to a running machine needs a restart (Docker Desktop's "Apply &
+ * restart"). Shared folders are host paths, as at init.
+ */
+export const MachineConfigSchema = z
+  .object({
+    cpus: z.number().int().min(1).max(64),
+    memoryMiB: z.number().int().min(256),
+    /** Grows the data disk at the next start; it never shrinks (the guest's data is there). */
+    diskGiB: z.number().int().min(1),
+    sharedFolders: z.array(z.string().startsWith('/')),
+    insecureRegistries: z.array(z.string()),
+    accelerators: z.array(z.string()),
+  })
+  .partial()
+  .strict();
+export type MachineConfig = z.input<typeof MachineConfigSchema>;
+
+/** The settings after `config`, and which of them differ from `current`. */
+export function applyMachineConfig(
+  current: MachineSettings,
+  config: MachineConfig,
+): { next: MachineSettings; changed: (keyof MachineConfig)[] } {
+  const c = MachineConfigSchema.parse(config);
+  if (c.diskGiB !== undefined && c.diskGiB < current.diskGiB)
+    throw new Error(
+      `the data disk cannot shrink (it is ${current.diskGiB} GiB; asked for ${c.diskGiB} GiB)`,
+    );
+  const next = MachineSettingsSchema.parse({
+    ...current,
+    ...c,
+    sharedFolders: c.sharedFolders ? sharedFoldersFor(c.sharedFolders) : current.sharedFolders,
+  });
+  const changed = (Object.keys(c) as (keyof MachineConfig)[]).filter(
+    (k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+  );
+  return { next, changed };
+}

@@ -5,15 +5,12 @@
  * insecure registries take effect at a VM start, never on a running VM). Boot progress goes to
  * `onProgress` for the status bar, the guest console to Troubleshoot.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import {
   defaultImageDir,
   engineClientHost,
   hostArch,
   imageFromDir,
   Machine,
-  MachineSettingsSchema,
-  sharedFoldersFor,
   type Progress,
 } from '@berth/machine';
 import type { Settings } from '../shared/contract.js';
@@ -53,7 +50,17 @@ export class VmEngine implements EngineController {
         image: imageFromDir(defaultImageDir(hostArch())),
       });
     } else {
-      this.apply(s);
+      // Stopped here (start adopts a VM already running, with the settings it booted with).
+      const running = (await this.machine.driver().status()).running;
+      if (!running)
+        await this.machine.configure({
+          cpus: s.cpus,
+          memoryMiB: s.memoryMiB,
+          // The disk only grows: a smaller size would not hold what the guest wrote.
+          diskGiB: Math.max(this.machine.settings().diskGiB, s.diskGiB),
+          sharedFolders: s.sharedFolders,
+          insecureRegistries: s.insecureRegistries,
+        });
     }
     await this.machine.start();
   }
@@ -70,24 +77,5 @@ export class VmEngine implements EngineController {
   /** The guest console of this boot, for Troubleshoot. */
   consoleLines(tail: number): string[] {
     return this.machine.logs().split('\n').slice(-tail);
-  }
-
-  /**
-   * Writes the app's settings into the machine's (validated, atomically). The disk only grows:
-   * the data disk is sparse and a smaller size would not fit what the guest wrote.
-   */
-  private apply(s: Settings): void {
-    const current = this.machine.settings();
-    const next = MachineSettingsSchema.parse({
-      ...current,
-      cpus: s.cpus,
-      memoryMiB: s.memoryMiB,
-      diskGiB: Math.max(current.diskGiB, s.diskGiB),
-      sharedFolders: sharedFoldersFor(s.sharedFolders),
-      insecureRegistries: s.insecureRegistries,
-    });
-    const tmp = `${this.machine.paths.settings}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`);
-    renameSync(tmp, this.machine.paths.settings);
   }
 }
