@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { Connection } from './bridge.js';
 import { StatusBar } from './components/StatusBar.js';
 import { BerthProvider } from './state.js';
+import { BuildView } from './views/Build.js';
 import { ContainerDetailView } from './views/ContainerDetail.js';
 import { ContainersView } from './views/Containers.js';
 import { ImagesView } from './views/Images.js';
@@ -13,6 +14,7 @@ import { VolumesView } from './views/Volumes.js';
 const SECTIONS = {
   containers: 'Containers',
   images: 'Images',
+  build: 'Build',
   volumes: 'Volumes',
   networks: 'Networks',
   settings: 'Settings',
@@ -89,6 +91,7 @@ function Shell({
           <ContainerDetailView id={route.id} onBack={() => go('#/containers')} />
         )}
         {route.view === 'images' && <ImagesView onStarted={(id) => go(`#/containers/${id}`)} />}
+        {route.view === 'build' && <BuildView onStarted={(id) => go(`#/containers/${id}`)} />}
         {route.view === 'volumes' && <VolumesView />}
         {route.view === 'networks' && <NetworksView />}
         {route.view === 'settings' && <SettingsView />}

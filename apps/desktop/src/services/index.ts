@@ -24,6 +24,8 @@ export interface BerthServicesOptions {
   vmConsole?: (tail: number) => string[];
   /** `vm` where the engine runs in the Berth VM. */
   mode?: 'native' | 'vm';
+  /** The native folder picker (Electron's dialog); absent in the dashboard. */
+  pickFolder?: () => Promise<string | null>;
   /** After each settings change (Electron applies start-at-login). */
   onSettingsChanged?: (s: Settings) => void;
 }
@@ -32,11 +34,14 @@ export function createBerthServices(opts: BerthServicesOptions): BerthServices {
   const client = new EngineClient({ host: opts.engineHost });
   const monitor = new EngineMonitor(client, opts.pollMs, opts.mode ?? 'native');
   const settings = new SettingsStore(opts.settingsFile, opts.onSettingsChanged);
+  const engine = opts.engine;
   const ctx = {
     settings,
-    engine: opts.engine,
+    // Every UI sees a restart as it happens (stopped, then running).
+    engine: engine && { restart: () => monitor.restarting(() => engine.restart()) },
     engineLogFile: opts.engineLogFile,
     vmConsole: opts.vmConsole,
+    pickFolder: opts.pickFolder,
   };
   return {
     client,

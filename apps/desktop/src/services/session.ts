@@ -26,6 +26,7 @@ import {
 } from './engine-schemas.js';
 import type { SettingsStore } from './settings-store.js';
 import { engineUsage, followStats, toSample } from './stats.js';
+import { buildHandlers } from './build.js';
 import { imageHandlers, pullImage } from './images.js';
 import { resourceHandlers } from './resources.js';
 import { Terminals } from './terminal.js';
@@ -44,6 +45,8 @@ export interface SessionContext {
   engineLogFile?: string;
   /** The last lines of the VM's console, where the engine runs in the Berth VM. */
   vmConsole?: (tail: number) => string[];
+  /** The native folder picker (Electron); the dashboard has none. */
+  pickFolder?: () => Promise<string | null>;
 }
 
 export interface Session {
@@ -322,6 +325,18 @@ export function openSession(
     },
 
     ...resourceHandlers(client),
+
+    ...buildHandlers(client, emit, {
+      track: (streamId) => {
+        const abort = new AbortController();
+        aborts.set(streamId, abort);
+        const release = () => {
+          if (aborts.get(streamId) === abort) aborts.delete(streamId);
+        };
+        return { signal: abort.signal, release };
+      },
+      pickFolder: ctx.pickFolder,
+    }),
 
     'settings.get': () => ctx.settings.get(),
     'settings.set': (s) => ctx.settings.set(s),

@@ -277,6 +277,33 @@ export const engineEventSchema = z.object({
 });
 export type EngineEvent = z.infer<typeof engineEventSchema>;
 
+/** `docker build` of a folder on the machine the Node side runs on. */
+export const buildRequestSchema = z.object({
+  buildId: z.string().min(1),
+  /** Absolute path of the folder sent as the build context. */
+  context: z.string().min(1, 'Choose the folder to build'),
+  /** Relative to the folder (or absolute); `Dockerfile` by default. */
+  dockerfile: z.string().default('Dockerfile'),
+  /** `-t`, each `name[:tag]`. */
+  tags: z.array(z.string().min(1)).default([]),
+  buildArgs: z.record(z.string(), z.string()).default({}),
+  labels: z.record(z.string(), z.string()).default({}),
+  target: z.string().optional(),
+  noCache: z.boolean().default(false),
+  pull: z.boolean().default(false),
+});
+export type BuildRequest = z.input<typeof buildRequestSchema>;
+
+/** One message of a build: a piece of the log, the image ID at the end, or the engine's error. */
+export const buildOutputSchema = z.object({
+  buildId: z.string(),
+  /** Log text as the engine streams it (whole lines, ANSI allowed). */
+  stream: z.string().optional(),
+  imageId: z.string().optional(),
+  error: z.string().optional(),
+});
+export type BuildOutput = z.infer<typeof buildOutputSchema>;
+
 const empty = z.object({}).default({});
 const byId = z.object({ id: z.string().min(1) });
 
@@ -381,6 +408,16 @@ export const requests = {
   'settings.get': { params: empty, result: settingsSchema },
   'settings.set': { params: settingsSchema, result: settingsSchema },
   'settings.reset': { params: empty, result: settingsSchema },
+  /**
+   * Builds a folder; resolves with the image when done, rejects with the engine's error. The log
+   * arrives as `build.output` events tagged `buildId`; `stream.cancel` with it stops the build.
+   */
+  'build.run': {
+    params: buildRequestSchema,
+    result: z.object({ imageId: z.string(), tags: z.array(z.string()) }),
+  },
+  /** The native folder picker; null when cancelled or where there is none (the dashboard). */
+  'dialog.pickFolder': { params: empty, result: z.string().nullable() },
   /** The last lines of the engine's log (`<data-root>/berthd.log`). */
   'troubleshoot.logs': {
     params: z.object({ tail: z.number().int().min(1).max(5000).default(200) }),
@@ -404,6 +441,7 @@ export const events = {
   'stats.end': streamEndSchema,
   'terminal.data': terminalDataSchema,
   'terminal.exit': terminalExitSchema,
+  'build.output': buildOutputSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Method = keyof typeof requests;
