@@ -51,6 +51,7 @@ import {
 import { missingLibraries } from './elf.js';
 import { run } from './exec.js';
 import { builtinModules, indexModules, moduleClosure } from './kernel-modules.js';
+import { withFileLock } from './lock.js';
 import { fetchNpmPackage, unpackNpm, type NpmTarball } from './npm-packages.js';
 import { ManifestSchema, type Manifest } from './manifest.js';
 
@@ -134,12 +135,26 @@ const GUEST_FILES = [
   'power-button',
 ];
 
+/**
+ * Builds the image, or takes it from the cache. One build per cache and architecture at a time:
+ * a second process (a parallel test file) waits for the first and then finds its image cached.
+ */
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const log = opts.log ?? (() => undefined);
+  const cacheDir = join(opts.cacheDir ?? defaultCacheDir(), opts.arch);
+  mkdirSync(cacheDir, { recursive: true });
+  return withFileLock(join(cacheDir, 'build.lock'), () => buildLocked(opts, cacheDir, log), {
+    onWait: (pid) => log(`waiting for the build in process ${pid}`),
+  });
+}
+
+async function buildLocked(
+  opts: BuildOptions,
+  cacheDir: string,
+  log: (message: string) => void,
+): Promise<BuildResult> {
   const arch = opts.arch;
   const info = ARCH[arch];
-  const cacheDir = join(opts.cacheDir ?? defaultCacheDir(), arch);
-  mkdirSync(cacheDir, { recursive: true });
   const sde = sourceDateEpoch();
 
   await prepareApt(arch, cacheDir);
