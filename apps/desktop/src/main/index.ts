@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -26,6 +25,7 @@ import { createBerthServices } from '../services/index.js';
 import type { Session } from '../services/session.js';
 import { Machine, engineClientHost } from '@berth/machine';
 import { externalEngine, NativeEngine, type EngineController } from './engine-controller.js';
+import { berthdEntry, hostFacts, planEngine } from './launch-plan.js';
 import { VmEngine } from './vm-engine.js';
 import { dotBitmap } from './icons.js';
 import { trayDot, trayMenu, type TrayAction, type TrayItem, type TrayState } from './tray-model.js';
@@ -47,12 +47,6 @@ protocol.registerSchemesAsPrivileged([
   { scheme: 'berth', privileges: { standard: true, secure: true, supportFetchAPI: true } },
 ]);
 
-function engineSocket(): string {
-  return process.getuid?.() === 0
-    ? '/run/berth/berth.sock'
-    : join(homedir(), '.berth', 'run', 'berth.sock');
-}
-
 async function main(): Promise<void> {
   if (!app.requestSingleInstanceLock()) {
     app.quit();
@@ -60,17 +54,25 @@ async function main(): Promise<void> {
   }
   await app.whenReady();
 
-  const socket = engineSocket();
-  const external = process.env['DOCKER_HOST'];
-  // The engine runs in the Berth VM except on Linux, where it runs natively (BERTH_VM=1 asks
-  // for the VM there too). A packaged app finds the guest image among its resources.
-  const useVm = !external && (process.platform !== 'linux' || process.env['BERTH_VM'] === '1');
-  if (useVm && app.isPackaged && !process.env['BERTH_IMAGE_DIR'])
+  // The same decision as `npm start` (launch-plan.ts): a native berthd as root on Linux — the
+  // packaged app runs the berthd bundle from its resources with Electron as Node — else the
+  // Berth VM, whose guest image a packaged app also finds among its resources.
+  const plan = planEngine(hostFacts());
+  const berthdJs = berthdEntry(
+    app.isPackaged ? { resourcesPath: process.resourcesPath } : undefined,
+    BERTHD,
+  );
+  if (plan.kind === 'vm' && app.isPackaged && !process.env['BERTH_IMAGE_DIR'])
     process.env['BERTH_IMAGE_DIR'] = join(process.resourcesPath, 'vm-image');
-  const machine = useVm ? new Machine() : undefined;
+  let machine: Machine | undefined;
+  let engineHost: string;
+  if (plan.kind === 'vm') {
+    machine = new Machine();
+    engineHost = engineClientHost(machine.dockerSocket);
+  } else engineHost = plan.host;
   let engine: EngineController = externalEngine;
   const services = createBerthServices({
-    engineHost: external ?? (machine ? engineClientHost(machine.dockerSocket) : `unix://${socket}`),
+    engineHost,
     mode: machine ? 'vm' : 'native',
     engine: { restart: () => engine.restart() },
     vmConsole: machine ? (tail) => machine.logs().split('\n').slice(-tail) : undefined,
@@ -86,7 +88,8 @@ async function main(): Promise<void> {
       (p) => services.monitor.reportBoot(p),
       machine,
     );
-  else if (!external && existsSync(BERTHD)) engine = new NativeEngine(socket, BERTHD);
+  else if (plan.kind === 'native' && existsSync(berthdJs))
+    engine = new NativeEngine({ socket: plan.socket, berthdJs });
   // The VM boots in the background (its progress shows in the status bar); berthd is quick.
   if (machine)
     void engine.start().catch((e: unknown) => console.error('berth: VM start failed', e));
@@ -187,13 +190,10 @@ async function main(): Promise<void> {
         state.transition = action.kind === 'engine.stop' ? 'stopping' : 'starting';
         render();
         try {
-          await engine[
-            action.kind === 'engine.start'
-              ? 'start'
-              : action.kind === 'engine.stop'
-                ? 'stop'
-                : 'restart'
-          ]();
+          if (action.kind === 'engine.restart')
+            // Through the monitor, so the window shows the restart as the tray does.
+            await services.monitor.restarting(() => engine.restart());
+          else await engine[action.kind === 'engine.start' ? 'start' : 'stop']();
         } finally {
           state.transition = undefined;
           render();

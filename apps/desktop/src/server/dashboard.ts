@@ -13,7 +13,11 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DASHBOARD_WS_PATH, dispatch, eventFrame, type ServerFrame } from '../shared/contract.js';
-import { createBerthServices, type BerthServicesOptions } from '../services/index.js';
+import {
+  createBerthServices,
+  type BerthServices,
+  type BerthServicesOptions,
+} from '../services/index.js';
 import { Guard, tokenCookie } from './guard.js';
 
 /** Where Vite puts the renderer (`npm run build -w apps/desktop`). */
@@ -35,6 +39,8 @@ export interface Dashboard {
   /** `http://127.0.0.1:PORT`, the only origin allowed. */
   origin: string;
   token: string;
+  /** The services behind the socket (boot progress and settings for whoever runs the engine). */
+  services: BerthServices;
   close(): Promise<void>;
 }
 
@@ -168,6 +174,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     url: `${origin}/?token=${token}`,
     origin,
     token,
+    services,
     close: async () => {
       services.close();
       for (const ws of wss.clients) ws.terminate();

@@ -55,6 +55,8 @@ export class EngineMonitor {
   private closed = false;
 
   private boot: EngineStatus['boot'];
+  /** Set while Berth restarts the engine: the old instance may still answer for a moment. */
+  private transition: string | undefined;
 
   constructor(
     private readonly client: EngineClient,
@@ -74,8 +76,31 @@ export class EngineMonitor {
 
   /** The status now, with the boot progress when the VM is starting. */
   async status(): Promise<EngineStatus> {
+    if (this.transition)
+      return {
+        state: 'unreachable',
+        host: this.client.host,
+        mode: this.mode,
+        message: this.transition,
+        ...(this.boot ? { boot: this.boot } : {}),
+      };
     const s = await engineStatus(this.client, this.mode);
     return this.boot && s.state !== 'running' ? { ...s, boot: this.boot } : s;
+  }
+
+  /**
+   * Runs a restart of the engine: every UI sees it stopped from the first moment (not only if
+   * a poll happens to fall in the gap) and running again as soon as it answers.
+   */
+  async restarting(restart: () => Promise<void>): Promise<void> {
+    this.transition = 'Restarting the engine…';
+    try {
+      this.publish(await this.status());
+      await restart();
+    } finally {
+      this.transition = undefined;
+      this.publish(await this.status());
+    }
   }
 
   private publish(status: EngineStatus): void {
