@@ -1,5 +1,6 @@
 /** The one table markup every list uses: column headers, rows, and a column of row actions. */
 import type { ReactNode } from 'react';
+import type { useAction } from '../state.js';
 
 export interface Column<T> {
   /** What the `<th scope="col">` shows; may be a control (a select-all checkbox). */
@@ -11,10 +12,13 @@ export interface Column<T> {
   headClassName?: string;
 }
 
-/** A button in a row's actions cell; `name` is its accessible name (e.g. `Remove web`). */
+/**
+ * A button in a row's actions cell; `name` is its accessible name where the label alone is
+ * ambiguous (`Remove web` in a list of many), else the label is.
+ */
 export interface RowAction {
   label: string;
-  name: string;
+  name?: string;
   onClick: () => void;
   danger?: boolean;
   disabled?: boolean;
@@ -27,6 +31,25 @@ export interface RowGroup<T> {
   head?: ReactNode;
   testId?: string;
   label?: string;
+}
+
+/**
+ * A row's Remove button: `remove` runs as the view's `action` (its error shows in the view),
+ * and the list reloads whether it worked or not.
+ */
+export function removeAction(
+  name: string,
+  action: ReturnType<typeof useAction>,
+  remove: () => Promise<unknown>,
+  reload: () => void,
+): RowAction {
+  return {
+    label: 'Remove',
+    name,
+    danger: true,
+    disabled: action.busy,
+    onClick: () => void action.run(remove).then(reload),
+  };
 }
 
 /** Absent entries (`false`, `null`) are skipped, so a list can say `cond && action`. */
@@ -58,8 +81,12 @@ export function DataTable<T>(props: {
   /** The table's accessible name. */
   label: string;
   columns: readonly Column<T>[];
-  /** One body of rows; or `groups` for several. */
-  rows?: readonly T[];
+  /**
+   * One body of rows: nothing while undefined (loading), `empty` when there are none. Or
+   * `groups` for several bodies, always shown.
+   */
+  rows?: readonly T[] | undefined;
+  empty?: ReactNode;
   groups?: readonly RowGroup<T>[];
   rowKey: (row: T, index: number) => string;
   /** `data-testid` of each row. */
@@ -71,6 +98,8 @@ export function DataTable<T>(props: {
   compact?: boolean;
 }) {
   const { columns, actions } = props;
+  if (!props.groups && !props.rows) return null;
+  if (!props.groups && props.rows?.length === 0) return props.empty ?? null;
   const groups = props.groups ?? [{ key: '', rows: props.rows ?? [] }];
   return (
     <table className={props.compact ? 'table compact' : 'table'} aria-label={props.label}>

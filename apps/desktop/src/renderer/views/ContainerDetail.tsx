@@ -1,10 +1,12 @@
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { ContainerDetail } from '../../shared/contract.js';
+import { ActionButtons, type RowAction } from '../components/DataTable.js';
+import { SearchField, Toolbar } from '../components/Toolbar.js';
 import { ErrorBanner, StateBadge } from '../components/common.js';
 import { parseAnsi, stripAnsi } from '../../shared/ansi.js';
 import { newId } from '../format.js';
 import { errorText, useAction, useBerth } from '../state.js';
-import { PortLinks } from './Containers.js';
+import { PortLinks, type LifecycleMethod } from './Containers.js';
 import { StatsView } from './Stats.js';
 
 // xterm.js is most of the bundle's weight: it loads when a terminal is first opened.
@@ -56,16 +58,13 @@ function Logs(props: { id: string }) {
     : text;
   return (
     <div className="logs">
-      <div className="row toolbar">
-        <label className="grow">
-          <span className="sr-only">Search logs</span>
-          <input
-            type="search"
-            placeholder="Search logs"
-            value={filter}
-            onChange={(e) => setFilter(e.target.value)}
-          />
-        </label>
+      <Toolbar>
+        <SearchField
+          label="Search logs"
+          placeholder="Search logs"
+          value={filter}
+          onChange={setFilter}
+        />
         <label className="check">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} />
           Follow
@@ -78,7 +77,7 @@ function Logs(props: { id: string }) {
           />
           Timestamps
         </label>
-      </div>
+      </Toolbar>
       <pre ref={pre} className="log-output" aria-label="Container logs" tabIndex={0}>
         {shown
           ? parseAnsi(shown).map((seg, i) =>
@@ -175,14 +174,11 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
     });
   }, [berth, props.id]);
 
-  const act = (
-    method:
-      | 'containers.start'
-      | 'containers.stop'
-      | 'containers.restart'
-      | 'containers.pause'
-      | 'containers.unpause',
-  ) => void action.run(() => berth.invoke(method, { id: props.id }));
+  const act = (method: LifecycleMethod, label: string): RowAction => ({
+    label,
+    disabled: action.busy,
+    onClick: () => void action.run(() => berth.invoke(method, { id: props.id })),
+  });
 
   return (
     <section className="view" aria-labelledby="detail-title">
@@ -193,42 +189,24 @@ export function ContainerDetailView(props: { id: string; onBack: () => void }) {
         <h1 id="detail-title">{detail?.name ?? props.id.slice(0, 12)}</h1>
         {detail && <StateBadge state={detail.state} />}
         <span className="grow" />
-        {detail?.state === 'paused' && (
-          <button type="button" disabled={action.busy} onClick={() => act('containers.unpause')}>
-            Resume
-          </button>
-        )}
-        {detail?.state === 'running' && (
-          <button type="button" disabled={action.busy} onClick={() => act('containers.pause')}>
-            Pause
-          </button>
-        )}
-        {detail?.running ? (
-          <>
-            <button type="button" disabled={action.busy} onClick={() => act('containers.stop')}>
-              Stop
-            </button>
-            <button type="button" disabled={action.busy} onClick={() => act('containers.restart')}>
-              Restart
-            </button>
-          </>
-        ) : (
-          <button type="button" disabled={action.busy} onClick={() => act('containers.start')}>
-            Start
-          </button>
-        )}
-        <button
-          type="button"
-          className="danger"
-          disabled={action.busy}
-          onClick={() =>
-            void action
-              .run(() => berth.invoke('containers.remove', { id: props.id, force: true }))
-              .then((ok) => ok && props.onBack())
-          }
-        >
-          Remove
-        </button>
+        <ActionButtons
+          actions={[
+            detail?.state === 'paused' && act('containers.unpause', 'Resume'),
+            detail?.state === 'running' && act('containers.pause', 'Pause'),
+            ...(detail?.running
+              ? [act('containers.stop', 'Stop'), act('containers.restart', 'Restart')]
+              : [act('containers.start', 'Start')]),
+            {
+              label: 'Remove',
+              danger: true,
+              disabled: action.busy,
+              onClick: () =>
+                void action
+                  .run(() => berth.invoke('containers.remove', { id: props.id, force: true }))
+                  .then((ok) => ok && props.onBack()),
+            },
+          ]}
+        />
       </header>
       <ErrorBanner error={error} />
       <ErrorBanner error={action.error} onDismiss={action.clear} />

@@ -1,5 +1,8 @@
 import { useMemo, useState } from 'react';
 import type { ContainerState, ContainerSummary } from '../../shared/contract.js';
+import { DataTable, removeAction, type RowAction } from '../components/DataTable.js';
+import { SearchField, Toolbar } from '../components/Toolbar.js';
+import { View } from '../components/View.js';
 import { EmptyState, ErrorBanner, StateBadge } from '../components/common.js';
 import { formatAge } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
@@ -80,84 +83,12 @@ export function matches(c: ContainerSummary, query: string, filter: Filter): boo
   );
 }
 
-type RowAction =
+export type LifecycleMethod =
   | 'containers.start'
   | 'containers.stop'
   | 'containers.restart'
   | 'containers.pause'
   | 'containers.unpause';
-
-function Row(props: {
-  c: ContainerSummary;
-  selected: boolean;
-  busy: boolean;
-  onSelect: (on: boolean) => void;
-  onOpen: () => void;
-  onAction: (a: RowAction) => void;
-  onRemove: () => void;
-}) {
-  const { c } = props;
-  const btn = (a: RowAction, label: string) => (
-    <button
-      type="button"
-      disabled={props.busy}
-      aria-label={`${label} ${c.name}`}
-      onClick={() => props.onAction(a)}
-    >
-      {label}
-    </button>
-  );
-  return (
-    <tr data-testid="container-row" aria-selected={props.selected}>
-      <td className="check-col">
-        <input
-          type="checkbox"
-          checked={props.selected}
-          aria-label={`Select ${c.name}`}
-          onChange={(e) => props.onSelect(e.target.checked)}
-        />
-      </td>
-      <td>
-        <a
-          href={`#/containers/${c.id}`}
-          className="name"
-          onClick={(e) => {
-            e.preventDefault();
-            props.onOpen();
-          }}
-        >
-          {c.name}
-        </a>
-        <div className="muted small">{c.status}</div>
-      </td>
-      <td className="image-col">{c.image}</td>
-      <td>
-        <StateBadge state={c.state} />
-      </td>
-      <td>
-        <PortLinks ports={c.ports} />
-      </td>
-      <td className="nowrap">{formatAge(c.created)}</td>
-      <td className="actions-col">
-        {c.state === 'paused' ? btn('containers.unpause', 'Resume') : null}
-        {c.state === 'running' ? btn('containers.pause', 'Pause') : null}
-        {c.state === 'running' || c.state === 'paused' || c.state === 'restarting'
-          ? btn('containers.stop', 'Stop')
-          : btn('containers.start', 'Start')}
-        {c.state === 'running' ? btn('containers.restart', 'Restart') : null}
-        <button
-          type="button"
-          className="danger"
-          disabled={props.busy}
-          aria-label={`Remove ${c.name}`}
-          onClick={props.onRemove}
-        >
-          Remove
-        </button>
-      </td>
-    </tr>
-  );
-}
 
 export function ContainersView(props: { onOpen: (id: string) => void }) {
   const berth = useBerth();
@@ -193,19 +124,20 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
     });
 
   return (
-    <section className="view" aria-labelledby="containers-title">
-      <header className="view-head">
-        <h1 id="containers-title">Containers</h1>
-        <span className="muted">
-          {containers.data
-            ? `${list.filter((c) => c.state === 'running').length} running of ${list.length}`
-            : ''}
-        </span>
-        <span className="grow" />
+    <View
+      id="containers"
+      title="Containers"
+      summary={
+        containers.data
+          ? `${list.filter((c) => c.state === 'running').length} running of ${list.length}`
+          : ''
+      }
+      tools={
         <button type="button" className="primary" onClick={() => setRunning(true)}>
           Run a container
         </button>
-      </header>
+      }
+    >
       <ErrorBanner error={containers.error} />
       <ErrorBanner error={action.error} onDismiss={action.clear} />
       {containers.data && list.length === 0 && (
@@ -221,16 +153,13 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
       )}
       {list.length > 0 && (
         <>
-          <div className="row toolbar" role="search">
-            <label className="grow">
-              <span className="sr-only">Search containers</span>
-              <input
-                type="search"
-                placeholder="Search by name, image, ID or project"
-                value={query}
-                onChange={(e) => setQuery(e.target.value)}
-              />
-            </label>
+          <Toolbar role="search">
+            <SearchField
+              label="Search containers"
+              placeholder="Search by name, image, ID or project"
+              value={query}
+              onChange={setQuery}
+            />
             <label>
               <span className="sr-only">Show containers in state</span>
               <select value={filter} onChange={(e) => setFilter(e.target.value as Filter)}>
@@ -241,7 +170,7 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
                 ))}
               </select>
             </label>
-          </div>
+          </Toolbar>
           {chosen.length > 0 && (
             <div className="bulkbar" role="toolbar" aria-label="Selected containers">
               <span>{chosen.length} selected</span>
@@ -272,10 +201,11 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
               No container matches the search and filter.
             </p>
           ) : (
-            <table className="table" aria-label="Containers">
-              <thead>
-                <tr>
-                  <th scope="col" className="check-col">
+            <DataTable
+              label="Containers"
+              columns={[
+                {
+                  header: (
                     <input
                       type="checkbox"
                       aria-label="Select all listed containers"
@@ -287,79 +217,112 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
                         )
                       }
                     />
-                  </th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Image</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Ports</th>
-                  <th scope="col">Created</th>
-                  <th scope="col" className="actions-col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              {groups.map((g) => (
-                <tbody
-                  key={g.project ?? ''}
-                  data-testid={g.project ? 'compose-group' : undefined}
-                  aria-label={g.project ? `Compose project ${g.project}` : undefined}
-                >
-                  {g.project ? (
+                  ),
+                  headClassName: 'check-col',
+                  className: 'check-col',
+                  cell: (c) => (
+                    <input
+                      type="checkbox"
+                      checked={selected.has(c.id)}
+                      aria-label={`Select ${c.name}`}
+                      onChange={(e) => select([c.id], e.target.checked)}
+                    />
+                  ),
+                },
+                {
+                  header: 'Name',
+                  cell: (c) => (
+                    <>
+                      <a
+                        href={`#/containers/${c.id}`}
+                        className="name"
+                        onClick={(e) => {
+                          e.preventDefault();
+                          props.onOpen(c.id);
+                        }}
+                      >
+                        {c.name}
+                      </a>
+                      <div className="muted small">{c.status}</div>
+                    </>
+                  ),
+                },
+                { header: 'Image', className: 'image-col', cell: (c) => c.image },
+                { header: 'State', cell: (c) => <StateBadge state={c.state} /> },
+                { header: 'Ports', cell: (c) => <PortLinks ports={c.ports} /> },
+                { header: 'Created', className: 'nowrap', cell: (c) => formatAge(c.created) },
+              ]}
+              groups={groups.map((g) => ({
+                key: g.project ?? '',
+                rows: g.containers,
+                testId: g.project ? 'compose-group' : undefined,
+                label: g.project ? `Compose project ${g.project}` : undefined,
+                head: g.project ? (
+                  <tr className="group-row">
+                    <td className="check-col">
+                      <input
+                        type="checkbox"
+                        aria-label={`Select project ${g.project}`}
+                        checked={g.containers.every((c) => selected.has(c.id))}
+                        onChange={(e) =>
+                          select(
+                            g.containers.map((c) => c.id),
+                            e.target.checked,
+                          )
+                        }
+                      />
+                    </td>
+                    <th scope="rowgroup" colSpan={6}>
+                      <span className="project">{g.project}</span>{' '}
+                      <span className="muted small">
+                        compose · {g.containers.filter((c) => c.state === 'running').length} running
+                        of {g.containers.length}
+                      </span>
+                    </th>
+                  </tr>
+                ) : (
+                  groups.length > 1 && (
                     <tr className="group-row">
-                      <td className="check-col">
-                        <input
-                          type="checkbox"
-                          aria-label={`Select project ${g.project}`}
-                          checked={g.containers.every((c) => selected.has(c.id))}
-                          onChange={(e) =>
-                            select(
-                              g.containers.map((c) => c.id),
-                              e.target.checked,
-                            )
-                          }
-                        />
-                      </td>
+                      <td className="check-col" />
                       <th scope="rowgroup" colSpan={6}>
-                        <span className="project">{g.project}</span>{' '}
-                        <span className="muted small">
-                          compose · {g.containers.filter((c) => c.state === 'running').length}{' '}
-                          running of {g.containers.length}
-                        </span>
+                        <span className="project">Other containers</span>
                       </th>
                     </tr>
-                  ) : (
-                    groups.length > 1 && (
-                      <tr className="group-row">
-                        <td className="check-col" />
-                        <th scope="rowgroup" colSpan={6}>
-                          <span className="project">Other containers</span>
-                        </th>
-                      </tr>
-                    )
-                  )}
-                  {g.containers.map((c) => (
-                    <Row
-                      key={c.id}
-                      c={c}
-                      selected={selected.has(c.id)}
-                      busy={action.busy}
-                      onSelect={(on) => select([c.id], on)}
-                      onOpen={() => props.onOpen(c.id)}
-                      onAction={(a) => act(() => berth.invoke(a, { id: c.id }))}
-                      onRemove={() =>
-                        act(() => berth.invoke('containers.remove', { id: c.id, force: true }))
-                      }
-                    />
-                  ))}
-                </tbody>
-              ))}
-            </table>
+                  )
+                ),
+              }))}
+              rowKey={(c) => c.id}
+              rowTestId="container-row"
+              selected={(c) => selected.has(c.id)}
+              actions={(c) => {
+                const run = (method: LifecycleMethod, label: string): RowAction => ({
+                  label,
+                  name: `${label} ${c.name}`,
+                  disabled: action.busy,
+                  onClick: () => act(() => berth.invoke(method, { id: c.id })),
+                });
+                const up =
+                  c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+                return [
+                  c.state === 'paused' && run('containers.unpause', 'Resume'),
+                  c.state === 'running' && run('containers.pause', 'Pause'),
+                  up ? run('containers.stop', 'Stop') : run('containers.start', 'Start'),
+                  c.state === 'running' && run('containers.restart', 'Restart'),
+                  removeAction(
+                    `Remove ${c.name}`,
+                    action,
+                    () => berth.invoke('containers.remove', { id: c.id, force: true }),
+                    containers.reload,
+                  ),
+                ];
+              }}
+            />
           )}
         </>
       )}
       {running && (
         <RunDialog onClose={() => setRunning(false)} onStarted={() => containers.reload()} />
       )}
-    </section>
+    </View>
   );
 }

@@ -1,6 +1,7 @@
 /** The Images screen's smaller dialogs: tag, push (with progress) and history. */
 import { useEffect, useState, type FormEvent } from 'react';
 import type { ImageHistory, PushProgress } from '../../shared/contract.js';
+import { DataTable, type Column } from '../components/DataTable.js';
 import { Dialog, ErrorBanner } from '../components/common.js';
 import { formatAge, formatBytes, newId, shortId } from '../format.js';
 import { errorText, useAction, useBerth } from '../state.js';
@@ -131,6 +132,16 @@ export function PushDialog(props: { refs: string[]; onClose: () => void }) {
   );
 }
 
+const HISTORY_COLUMNS: readonly Column<ImageHistory>[] = [
+  {
+    header: 'Layer',
+    cell: (h) => <code>{h.id === '<missing>' ? '<missing>' : shortId(h.id)}</code>,
+  },
+  { header: 'Created', className: 'nowrap', cell: (h) => formatAge(h.created) },
+  { header: 'Created by', className: 'created-by', cell: (h) => <code>{h.createdBy || '—'}</code> },
+  { header: 'Size', className: 'num', headClassName: 'num', cell: (h) => formatBytes(h.size) },
+];
+
 export function HistoryDialog(props: { image: string; onClose: () => void }) {
   const berth = useBerth();
   const [history, setHistory] = useState<ImageHistory[]>();
@@ -146,32 +157,14 @@ export function HistoryDialog(props: { image: string; onClose: () => void }) {
       {!history && !error && <p className="muted">Loading…</p>}
       {history && (
         <div className="scroll">
-          <table className="table compact" aria-label="Image history">
-            <thead>
-              <tr>
-                <th scope="col">Layer</th>
-                <th scope="col">Created</th>
-                <th scope="col">Created by</th>
-                <th scope="col" className="num">
-                  Size
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {history.map((h, i) => (
-                <tr key={`${h.id}-${i}`} data-testid="history-row">
-                  <td>
-                    <code>{h.id === '<missing>' ? '<missing>' : shortId(h.id)}</code>
-                  </td>
-                  <td className="nowrap">{formatAge(h.created)}</td>
-                  <td className="created-by">
-                    <code>{h.createdBy || '—'}</code>
-                  </td>
-                  <td className="num">{formatBytes(h.size)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            label="Image history"
+            compact
+            columns={HISTORY_COLUMNS}
+            rows={history}
+            rowKey={(h, i) => `${h.id}-${i}`}
+            rowTestId="history-row"
+          />
         </div>
       )}
     </Dialog>

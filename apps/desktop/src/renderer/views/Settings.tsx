@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { Settings } from '../../shared/contract.js';
-import { ErrorBanner } from '../components/common.js';
+import { View } from '../components/View.js';
+import { ErrorBanner, Notice } from '../components/common.js';
 import { errorText, useAction, useBerth, useEngineStatus } from '../state.js';
 
 const lines = (text: string) =>
@@ -54,10 +55,7 @@ export function SettingsView() {
   };
 
   return (
-    <section className="view" aria-labelledby="settings-title">
-      <header className="view-head">
-        <h1 id="settings-title">Settings</h1>
-      </header>
+    <View id="settings" title="Settings">
       <ErrorBanner error={loadError} />
       {status?.mode === 'native' && (
         <p className="note">
@@ -129,11 +127,7 @@ export function SettingsView() {
             </label>
           </fieldset>
           <ErrorBanner error={action.error} onDismiss={action.clear} />
-          {notice && (
-            <p className="ok" role="status">
-              {notice}
-            </p>
-          )}
+          <Notice text={notice} />
           <div className="actions">
             <button type="button" onClick={() => show(saved)} disabled={action.busy}>
               Discard changes
@@ -144,6 +138,6 @@ export function SettingsView() {
           </div>
         </form>
       )}
-    </section>
+    </View>
   );
 }

@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ConfirmDialog, ErrorBanner } from '../components/common.js';
+import { Toolbar } from '../components/Toolbar.js';
+import { View } from '../components/View.js';
+import { ConfirmDialog, ErrorBanner, Notice } from '../components/common.js';
 import { errorText, useAction, useBerth } from '../state.js';
 
 /** berthd's JSON log line as `12:00:01.234 INFO  msg key=value…`; other lines as they are. */
@@ -40,46 +42,45 @@ export function TroubleshootView() {
   useEffect(refresh, [refresh]);
 
   return (
-    <section className="view" aria-labelledby="troubleshoot-title">
-      <header className="view-head">
-        <h1 id="troubleshoot-title">Troubleshoot</h1>
-        <span className="grow" />
-        <button
-          type="button"
-          disabled={action.busy}
-          onClick={() =>
-            void action
-              .run(async () => {
-                setNotice('Restarting the engine…');
-                await berth.invoke('engine.restart', {});
-                setNotice('The engine restarted.');
-              })
-              .then((ok) => {
-                if (!ok) setNotice(undefined);
-                refresh();
-              })
-          }
-        >
-          Restart engine
-        </button>
-        <button type="button" className="danger" onClick={() => setConfirming(true)}>
-          Reset to defaults
-        </button>
-      </header>
+    <View
+      id="troubleshoot"
+      title="Troubleshoot"
+      tools={
+        <>
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() =>
+              void action
+                .run(async () => {
+                  setNotice('Restarting the engine…');
+                  await berth.invoke('engine.restart', {});
+                  setNotice('The engine restarted.');
+                })
+                .then((ok) => {
+                  if (!ok) setNotice(undefined);
+                  refresh();
+                })
+            }
+          >
+            Restart engine
+          </button>
+          <button type="button" className="danger" onClick={() => setConfirming(true)}>
+            Reset to defaults
+          </button>
+        </>
+      }
+    >
       <ErrorBanner error={confirming ? undefined : action.error} onDismiss={action.clear} />
-      {notice && (
-        <p className="ok" role="status">
-          {notice}
-        </p>
-      )}
-      <div className="row toolbar">
+      <Notice text={notice} />
+      <Toolbar>
         <h2 className="h2">Engine log</h2>
         <span className="muted small">{log?.path}</span>
         <span className="grow" />
         <button type="button" onClick={refresh}>
           Refresh
         </button>
-      </div>
+      </Toolbar>
       <ErrorBanner error={logError} />
       <pre className="log-output" aria-label="Engine log" tabIndex={0}>
         {log ? log.lines.map(readableLogLine).join('\n') || 'The log is empty.' : 'Loading…'}
@@ -118,6 +119,6 @@ export function TroubleshootView() {
           </p>
         </ConfirmDialog>
       )}
-    </section>
+    </View>
   );
 }
