@@ -1,6 +1,6 @@
 /** The Containers screen, the Run dialog and a container's detail screen. */
 import type { Locator, Page } from 'playwright-core';
-import { AppPage } from './app.js';
+import { ListPage } from './list.js';
 
 export class RunDialogPage {
   readonly dialog: Locator;
@@ -37,20 +37,9 @@ export class RunDialogPage {
   }
 }
 
-export class ContainersPage extends AppPage {
-  readonly rows: Locator;
-
+export class ContainersPage extends ListPage {
   constructor(page: Page) {
-    super(page);
-    this.rows = page.getByTestId('container-row');
-  }
-
-  async show(): Promise<void> {
-    await this.open('Containers');
-  }
-
-  row(name: string): Locator {
-    return this.rows.filter({ hasText: name });
+    super(page, 'Containers', 'container-row');
   }
 
   async openRun(): Promise<RunDialogPage> {
@@ -66,7 +55,7 @@ export class ContainersPage extends AppPage {
   }
 
   async stop(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Stop ${name}` }).click();
+    await this.press(`Stop ${name}`);
   }
 
   /** Pause, Resume, Restart, Start or Stop on one row. */
@@ -96,7 +85,7 @@ export class ContainersPage extends AppPage {
   }
 
   async remove(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Remove ${name}` }).click();
+    await this.press(`Remove ${name}`);
   }
 }
 

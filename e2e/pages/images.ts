@@ -1,6 +1,6 @@
 /** The Images screen and its pull dialog. */
 import type { Locator, Page } from 'playwright-core';
-import { AppPage } from './app.js';
+import { ListPage, pruneUnused } from './list.js';
 
 export class PullDialogPage {
   readonly dialog: Locator;
@@ -36,20 +36,9 @@ export class PullDialogPage {
   }
 }
 
-export class ImagesPage extends AppPage {
-  readonly rows: Locator;
-
+export class ImagesPage extends ListPage {
   constructor(page: Page) {
-    super(page);
-    this.rows = page.getByTestId('image-row');
-  }
-
-  async show(): Promise<void> {
-    await this.open('Images');
-  }
-
-  row(name: string): Locator {
-    return this.rows.filter({ hasText: name });
+    super(page, 'Images', 'image-row');
   }
 
   async openPull(): Promise<PullDialogPage> {
@@ -58,11 +47,11 @@ export class ImagesPage extends AppPage {
   }
 
   async remove(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Remove ${name}` }).click();
+    await this.press(`Remove ${name}`);
   }
 
   async run(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Run ${name}` }).click();
+    await this.press(`Run ${name}`);
   }
 }
 
@@ -101,9 +90,6 @@ export class ImageToolsPage {
   }
 
   async prune(): Promise<void> {
-    await this.page.getByRole('button', { name: 'Prune unused' }).click();
-    const d = this.page.getByRole('dialog', { name: 'Prune unused images' });
-    await d.getByRole('button', { name: 'Remove unused images' }).click();
-    await d.waitFor({ state: 'detached', timeout: 60_000 });
+    await pruneUnused(this.page, 'Prune unused images', 'Remove unused images');
   }
 }

@@ -1,53 +1,45 @@
 /** The Volumes, Networks, Settings and Troubleshoot screens. */
 import type { Locator, Page } from 'playwright-core';
 import { AppPage } from './app.js';
+import { ListPage, pruneUnused } from './list.js';
 
-export class VolumesPage extends AppPage {
-  readonly rows: Locator;
-
+export class VolumesPage extends ListPage {
   constructor(page: Page) {
-    super(page);
-    this.rows = page.getByTestId('volume-row');
-  }
-
-  row(name: string): Locator {
-    return this.rows.filter({ hasText: name });
+    super(page, 'Volumes', 'volume-row');
   }
 
   async remove(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Remove volume ${name}` }).click();
+    await this.press(`Remove volume ${name}`);
   }
 
   /** Opens the prune confirmation; `confirm` false cancels it. */
   async prune(confirm = true): Promise<void> {
-    await this.page.getByRole('button', { name: 'Prune unused' }).click();
-    const d = this.page.getByRole('dialog', { name: 'Prune unused volumes' });
-    await d.getByRole('button', { name: confirm ? 'Remove unused volumes' : 'Cancel' }).click();
-    await d.waitFor({ state: 'detached', timeout: 60_000 });
+    await pruneUnused(
+      this.page,
+      'Prune unused volumes',
+      confirm ? 'Remove unused volumes' : 'Cancel',
+    );
   }
 }
 
-export class NetworksPage extends AppPage {
-  readonly rows: Locator;
-
+export class NetworksPage extends ListPage {
   constructor(page: Page) {
-    super(page);
-    this.rows = page.getByTestId('network-row');
+    super(page, 'Networks', 'network-row');
   }
 
-  row(name: string): Locator {
+  override row(name: string): Locator {
     return this.rows.filter({
       has: this.page.locator('.name').getByText(name, { exact: true }),
     });
   }
 
   async inspect(name: string): Promise<Locator> {
-    await this.page.getByRole('button', { name: `Inspect network ${name}` }).click();
+    await this.press(`Inspect network ${name}`);
     return this.page.getByRole('dialog', { name: `Network ${name}` });
   }
 
   async remove(name: string): Promise<void> {
-    await this.page.getByRole('button', { name: `Remove network ${name}` }).click();
+    await this.press(`Remove network ${name}`);
   }
 }
 
