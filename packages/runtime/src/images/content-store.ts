@@ -7,10 +7,12 @@
  * ingest file that `repair()` removes on the next start. Concurrent `ingest` calls for the same
  * digest share one download.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat as fsStat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { BatchedWriter } from '../storage/batched-writer.js';
+import { createStreamHash } from '../storage/sha256.js';
 import { InvalidParameterError, NotFoundError, SystemError } from '../api/errors.js';
 import { type Digest, isDigest, sha256Digest } from './oci.js';
 
@@ -135,9 +137,10 @@ export class FsContentStore implements ContentStore {
     const tmp = join(ingestDir, randomBytes(12).toString('hex'));
     const fh = await open(tmp, 'wx', 0o644);
     let closed = false;
+    const hash = createStreamHash();
     try {
-      const hash = createHash('sha256');
       let written = 0;
+      const out = new BatchedWriter(fh);
       const source = await openSource();
       try {
         for await (const chunk of source as AsyncIterable<Buffer | string>) {
@@ -145,27 +148,28 @@ export class FsContentStore implements ContentStore {
           written += buf.length;
           // Stop reading as soon as the source sends more than it should.
           if (written > expected.size) throw sizeMismatch(expected.digest, expected.size, written);
-          hash.update(buf);
-          await fh.write(buf);
+          await Promise.all([hash.update(buf), out.write(buf)]);
           onProgress(written, expected.size);
         }
+        await out.flush();
       } finally {
         source.destroy();
       }
       if (written !== expected.size) throw sizeMismatch(expected.digest, expected.size, written);
-      const actual: Digest = `sha256:${hash.digest('hex')}`;
+      // Flushed to disk while the digest is finished; the file is still a temporary one.
+      const [actual] = await Promise.all([hash.digest(), fh.sync()]);
       if (actual !== expected.digest) {
         throw new SystemError(
           `unexpected commit digest ${actual}, expected ${expected.digest}: failed precondition`,
         );
       }
-      await fh.sync();
       await fh.close();
       closed = true;
       await rename(tmp, target);
       await syncDir(dirname(target));
       return { digest: expected.digest, size: written };
     } catch (err) {
+      hash.cancel();
       if (!closed) await fh.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw err;

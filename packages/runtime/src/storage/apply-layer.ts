@@ -22,7 +22,6 @@
  * Nothing else writes into `dir` while a layer is applied (the snapshotter gives each unpack a
  * fresh directory), so a check made with lstat still holds when the next call uses it.
  */
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   chmod,
@@ -44,6 +43,8 @@ import type { Extract, Header } from 'tar-stream';
 import { SystemError } from '../api/errors.js';
 import type { Digest } from '../images/oci.js';
 import { isErrnoError, lsetxattr, mknod, S_IF } from '../os/libc.js';
+import { BatchedWriter } from './batched-writer.js';
+import { createStreamHash } from './sha256.js';
 
 export interface ApplyLayerOptions {
   /** Told about entries applied only in part (device nodes, xattrs) where this host forbids them. */
@@ -316,14 +317,9 @@ class LayerApplier {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fh = await open(path, flags, 0o600);
     try {
-      for await (const chunk of entry) {
-        const buf = chunk as Buffer;
-        let off = 0;
-        while (off < buf.length) {
-          const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-          off += bytesWritten;
-        }
-      }
+      const out = new BatchedWriter(fh);
+      for await (const chunk of entry) await out.write(chunk as Buffer);
+      await out.flush();
     } finally {
       await fh.close();
     }
@@ -421,13 +417,13 @@ class LayerApplier {
 async function feed(
   source: Readable,
   sink: Extract,
-  onChunk: (chunk: Buffer) => void,
+  onChunk: (chunk: Buffer) => Promise<void>,
 ): Promise<void> {
   try {
     for await (const chunk of source) {
       if (sink.destroyed) return;
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      onChunk(buf);
+      await onChunk(buf);
       if (!sink.write(buf)) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
@@ -468,13 +464,13 @@ export async function applyLayer(
   let parseError: unknown;
   ex.on('error', (err) => (parseError ??= err));
   const applier = new LayerApplier(root, captureRawPax(ex), opts);
-  const hash = createHash('sha256');
+  const hash = createStreamHash();
   let size = 0;
 
   const feeding = feed(tar, ex, (chunk) => {
-    hash.update(chunk);
     size += chunk.length;
     opts.onProgress?.(size);
+    return hash.update(chunk);
   });
   const applying = (async () => {
     for await (const entry of ex) await applier.apply(entry);
@@ -483,12 +479,16 @@ export async function applyLayer(
   const [fed, applied] = await Promise.allSettled([feeding, applying]);
   // The applier's refusal says more than the "stream destroyed" it causes in the feeder.
   if (applied.status === 'rejected') {
+    hash.cancel();
     throw toError(
       applied.reason instanceof SystemError ? applied.reason : (parseError ?? applied.reason),
     );
   }
-  if (fed.status === 'rejected') throw toError(fed.reason);
-  return { diffId: `sha256:${hash.digest('hex')}`, size };
+  if (fed.status === 'rejected') {
+    hash.cancel();
+    throw toError(fed.reason);
+  }
+  return { diffId: await hash.digest(), size };
 }
 
 function toError(err: unknown): Error {

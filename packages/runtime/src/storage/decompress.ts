@@ -19,6 +19,12 @@ const KNOWN_UNSUPPORTED: [string, Buffer][] = [
   ['lz4', Buffer.from([0x04, 0x22, 0x4d, 0x18])],
 ];
 const TAR_BLOCK = 512;
+/**
+ * Chunk sizes in and out of the decoder. Network chunks are 64 KiB and zlib's default output
+ * 16 KiB; every zlib call is a thread-pool round trip, so bigger chunks cost much less CPU.
+ */
+const INPUT_BATCH_BYTES = 1 << 20;
+const DECODE_CHUNK_BYTES = 1 << 20;
 
 /** Media-type suffixes we know; anything else after `.tar` is refused before reading. */
 const MEDIA_SUFFIX = /(?:\.tar|\.diff)(?:[+.](gzip|zstd))?$/;
@@ -66,14 +72,25 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
     length += buf.length;
   }
   const head = Buffer.concat(chunks);
+  // The rest goes on in batches of about INPUT_BATCH_BYTES: one decoder round trip each.
   async function* replay(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;
     if (ended) return;
     try {
+      const batch: Buffer[] = [];
+      let batched = 0;
       for (;;) {
         const r = await it.next();
+        if (r.done !== true) {
+          const buf = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+          batch.push(buf);
+          batched += buf.length;
+          if (batched < INPUT_BATCH_BYTES) continue;
+        }
+        if (batched > 0) yield batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch);
         if (r.done === true) return;
-        yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+        batch.length = 0;
+        batched = 0;
       }
     } finally {
       await it.return?.();
@@ -146,7 +163,11 @@ export async function decompressLayer(input: Readable, mediaType?: string): Prom
     );
   }
   if (compression === 'none') return stream;
-  return pipeInto(stream, compression === 'gzip' ? createGunzip() : zstdStream(), compression);
+  return pipeInto(
+    stream,
+    compression === 'gzip' ? createGunzip({ chunkSize: DECODE_CHUNK_BYTES }) : zstdStream(),
+    compression,
+  );
 }
 
 /**
