@@ -7,44 +7,56 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { runPullBench } = await import(join(root, 'packages/runtime/dist/bench/pull.js'));
-
 const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
-const result = await runPullBench({ repetitions, log: (l) => console.log(l) });
-
-const mb = result.image.contentBytes / 1e6;
-const row = (name, way) => {
-  const ms = result.medians[way];
-  const runs = result.runs[way].map((x) => x.toFixed(0)).join(', ');
-  const ratio = way === 'skopeo' ? '1.00' : (ms / result.medians.skopeo).toFixed(2);
-  return `| ${name.padEnd(28)} | ${ms.toFixed(0).padStart(7)} | ${(mb / (ms / 1000)).toFixed(1).padStart(6)} | ${ratio.padStart(5)} | ${runs}`;
-};
-console.log(
-  `\nimage ${result.image.ref} (${result.image.layers} layers, ${mb.toFixed(0)} MB), ${repetitions} runs, medians`,
-);
-console.log('| way                          | ms      | MB/s   | ratio | runs (ms)');
-console.log('|------------------------------|---------|--------|-------|----------');
-console.log(row('skopeo copy → dir: (floor)', 'skopeo'));
-console.log(row('docker pull via berthd', 'dockerPull'));
-console.log(row('POST /images/create (berthd)', 'apiCreate'));
-const dl = result.apiDownloadsDoneMs.map((x) => x.toFixed(0)).join(', ');
-console.log(
-  `API runs: last "Download complete" at ${dl} ms (the rest is unpacking and committing)`,
-);
-const worst = Math.max(result.ratios.dockerPull, result.ratios.apiCreate);
-console.log(
-  `\nberthd/skopeo: docker pull ${result.ratios.dockerPull.toFixed(2)}, API ${result.ratios.apiCreate.toFixed(2)} (target ≤ ${result.target}) ${worst <= result.target ? 'OK' : 'OVER TARGET'}`,
-);
-
 const outDir = join(root, 'bench-results');
 mkdirSync(outDir, { recursive: true });
-const file = join(outDir, `pull-${result.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`wrote ${file}`);
+
+// `npm run bench -- vm containers` runs only the sections named; no names: all of them.
+const SECTIONS = ['pull', 'build', 'containers', 'desktop', 'vm'];
+const asked = process.argv.slice(2);
+const unknown = asked.filter((a) => !SECTIONS.includes(a));
+if (unknown.length > 0) {
+  console.error(`bench: unknown section ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}`);
+  process.exit(2);
+}
+const want = (section) => asked.length === 0 || asked.includes(section);
+
+if (want('pull')) {
+  const { runPullBench } = await import(join(root, 'packages/runtime/dist/bench/pull.js'));
+  const result = await runPullBench({ repetitions, log: (l) => console.log(l) });
+
+  const mb = result.image.contentBytes / 1e6;
+  const row = (name, way) => {
+    const ms = result.medians[way];
+    const runs = result.runs[way].map((x) => x.toFixed(0)).join(', ');
+    const ratio = way === 'skopeo' ? '1.00' : (ms / result.medians.skopeo).toFixed(2);
+    return `| ${name.padEnd(28)} | ${ms.toFixed(0).padStart(7)} | ${(mb / (ms / 1000)).toFixed(1).padStart(6)} | ${ratio.padStart(5)} | ${runs}`;
+  };
+  console.log(
+    `\nimage ${result.image.ref} (${result.image.layers} layers, ${mb.toFixed(0)} MB), ${repetitions} runs, medians`,
+  );
+  console.log('| way                          | ms      | MB/s   | ratio | runs (ms)');
+  console.log('|------------------------------|---------|--------|-------|----------');
+  console.log(row('skopeo copy → dir: (floor)', 'skopeo'));
+  console.log(row('docker pull via berthd', 'dockerPull'));
+  console.log(row('POST /images/create (berthd)', 'apiCreate'));
+  const dl = result.apiDownloadsDoneMs.map((x) => x.toFixed(0)).join(', ');
+  console.log(
+    `API runs: last "Download complete" at ${dl} ms (the rest is unpacking and committing)`,
+  );
+  const worst = Math.max(result.ratios.dockerPull, result.ratios.apiCreate);
+  console.log(
+    `\nberthd/skopeo: docker pull ${result.ratios.dockerPull.toFixed(2)}, API ${result.ratios.apiCreate.toFixed(2)} (target ≤ ${result.target}) ${worst <= result.target ? 'OK' : 'OVER TARGET'}`,
+  );
+
+  const file = join(outDir, `pull-${result.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
 
 // Build benchmark (packages/runtime/src/bench/build.ts): a 10-step classic `docker build`
 // with and without cache, against `docker run --rm` latency and a FROM-only build.
-{
+if (want('build')) {
   const { runBuildBench } = await import(join(root, 'packages/runtime/dist/bench/build.js'));
   const b = await runBuildBench({ repetitions, log: (l) => console.log(l) });
   const cell = (way) =>
@@ -67,7 +79,7 @@ console.log(`wrote ${file}`);
 // Containers (packages/runtime/src/bench/containers.ts): docker run --rm against runc run +
 // docker version (and dockerd as the peer where it starts), ps -a with 100 containers,
 // 10 run -d in parallel, berthd's RSS. Cheap per run, so 3× the repetitions.
-{
+if (want('containers')) {
   const { runContainersBench } = await import(
     join(root, 'packages/runtime/dist/bench/containers.js')
   );
@@ -164,9 +176,12 @@ console.log(`wrote ${file}`);
 
 // Desktop (e2e/bench/desktop.ts): start → interactive, the dashboard server's memory, and a
 // list of 200 containers. Skipped with its reason when a real part (Chromium, root…) is missing.
-const { e2eSkip } = await import(join(root, 'e2e/dist/support/stack.js'));
-const desktopSkip = e2eSkip();
-if (desktopSkip) console.log(`\ndesktop bench skipped: ${desktopSkip}`);
+const desktopSkip = want('desktop')
+  ? (await import(join(root, 'e2e/dist/support/stack.js'))).e2eSkip()
+  : false;
+if (!want('desktop')) {
+  // not asked for
+} else if (desktopSkip) console.log(`\ndesktop bench skipped: ${desktopSkip}`);
 else {
   const { runDesktopBench } = await import(join(root, 'e2e/dist/bench/desktop.js'));
   const d = await runDesktopBench({ log: (l) => console.log(l) });
@@ -188,4 +203,77 @@ else {
   const dfile = join(outDir, `desktop-${d.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(dfile, `${JSON.stringify(d, null, 2)}\n`);
   console.log(`wrote ${dfile}`);
+}
+
+// VM (packages/machine/src/bench/vm.ts): boot to engine-ready against the `node -e 0` and
+// bare-busybox floors, the idle guest's memory and QEMU's RSS/CPU, forwarded-port throughput
+// against QEMU's hostfwd, and docker run --rm through the bridge against berthd on this host.
+if (want('vm')) {
+  const { runVmBench, vmBenchSkip } = await import(join(root, 'packages/machine/dist/bench/vm.js'));
+  const { verdictText } = await import(join(root, 'packages/machine/dist/bench/measure.js'));
+  const vmSkip = await vmBenchSkip();
+  if (vmSkip) console.log(`\nvm bench skipped: ${vmSkip}`);
+  else {
+    const v = await runVmBench({ repetitions, log: (l) => console.log(l) });
+    const la = (xs) => xs.map((x) => x.toFixed(1)).join(' ');
+    const line = (name, s, unit, extra = '') =>
+      `| ${name.padEnd(44)} | ${s.median.toFixed(unit === 'ms' ? 0 : 1).padStart(7)} ${unit.padEnd(4)} | ${s.min.toFixed(unit === 'ms' ? 0 : 1).padStart(6)}–${s.max.toFixed(unit === 'ms' ? 0 : 1).padEnd(6)} | ${extra}`;
+    const b = v.boot;
+    const up = (s) => `guest uptime ${s.median.toFixed(2)} s`;
+    console.log(
+      `\nvm: ${v.accelerator}, ${v.cpus} vCPUs, ${v.memoryMiB} MiB, image ${v.image.key}; ${v.repetitions} boots each, interleaved; load average ${la(v.load.start)} → ${la(v.load.end)}`,
+    );
+    console.log('| boot (QEMU launched → …)                     | median       | min–max       | ');
+    console.log(
+      '|----------------------------------------------|--------------|---------------|----------',
+    );
+    console.log(
+      line('bare busybox initramfs → shell (floor b)', b.busybox, 'ms', up(b.guestUptime.busybox)),
+    );
+    console.log(line('same image → node -e 0 (floor a)', b.node, 'ms', up(b.guestUptime.node)));
+    console.log(
+      line(
+        'engine-ready: /_ping through the host socket',
+        b.engine,
+        'ms',
+        up(b.guestUptime.engineReady),
+      ),
+    );
+    console.log(
+      `first boot of a fresh machine (formats the data disk): ${b.engineFirstMs.toFixed(0)} ms`,
+    );
+    console.log(
+      `engine stages (median ms from launch): ${Object.entries(b.stages)
+        .map(([k, ms]) => `${k} ${ms.toFixed(0)}`)
+        .join(', ')}`,
+    );
+    console.log(
+      `engine-ready / node -e 0 floor ${verdictText(v.ratios.engineVsNodeFloor)}; / busybox floor ${v.ratios.engineVsBusybox.toFixed(2)}; node floor / busybox floor ${v.ratios.nodeFloorVsBusybox.toFixed(2)}`,
+    );
+    const i = v.idle;
+    console.log(
+      `\nidle berthd: guest MemTotal−MemAvailable ${i.guestUsedMB.toFixed(0)} MB (target ≤ ${v.targets.guestUsedMB}) ${v.guestUsedOk ? 'OK' : 'OVER TARGET'}; QEMU VmRSS ${i.qemuRssMB.toFixed(0)} MB; QEMU CPU over ${i.windowSeconds} s idle ${i.cpuPercent.toFixed(1)} % of a core`,
+    );
+    const t = v.throughput;
+    console.log(
+      `\n| ${(t.bytes / 1024 / 1024).toFixed(0)} MiB per connection, published port     | median       | min–max       |`,
+    );
+    console.log('|----------------------------------------------|--------------|---------------|');
+    console.log(line("Berth's forwarder (127.0.0.1 → ssh2 → guest)", t.forwarderMBps, 'MB/s'));
+    console.log(line("QEMU's hostfwd of the same guest port", t.hostfwdMBps, 'MB/s'));
+    console.log(`forwarder / hostfwd ${verdictText(v.ratios.forwarderVsHostfwd)}`);
+    const r = v.runRm;
+    console.log(
+      '\n| docker run --rm busybox true                 | median       | min–max       |',
+    );
+    console.log('|----------------------------------------------|--------------|---------------|');
+    console.log(line('through the bridge (berthd in the VM)', r.bridge, 'ms'));
+    if (r.native) {
+      console.log(line('native (berthd on this host)', r.native, 'ms'));
+      console.log(`bridge / native ${v.ratios.bridgeVsNative.toFixed(2)}`);
+    } else console.log(`native peer skipped: ${r.nativeSkipped}`);
+    const vfile = join(outDir, `vm-${v.date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(vfile, `${JSON.stringify(v, null, 2)}\n`);
+    console.log(`wrote ${vfile}`);
+  }
 }

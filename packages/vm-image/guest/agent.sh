@@ -3,4 +3,14 @@
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 # V8's code cache on the data disk makes every boot after the first start faster.
 [ -d /var/lib/berth ] && mkdir -p /var/lib/berth/.node-cache && export NODE_COMPILE_CACHE=/var/lib/berth/.node-cache
+# The VM bench's floor (packages/machine/src/bench/floors.ts): the same boot up to here, then
+# only Node's own start-up, a marker with the guest uptime, and a power-off.
+case " $(cat /proc/cmdline) " in *" berth.floor=node "*)
+  /usr/bin/node -e 0
+  echo "berth-floor: node $(cut -d' ' -f1 /proc/uptime)" >/dev/console
+  sync
+  umount /var/lib/berth 2>/dev/null
+  exec poweroff -f
+  ;;
+esac
 exec /usr/bin/node /usr/lib/berth/agent/agent.mjs >>/run/berth/agent.log 2>&1

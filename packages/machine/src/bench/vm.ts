@@ -1,0 +1,476 @@
+/**
+ * The VM bench of issue 5, every number against a floor or peer measured in the same run:
+ *
+ * - boot to engine-ready (QEMU launched → first `/_ping` answered through the machine's host
+ *   socket) against two floors booted by the same driver with the same kernel: the full image
+ *   running `node -e 0` instead of the agent (berthd's own start-up cost is the difference),
+ *   and a bare busybox initramfs whose init is the shell (see floors.ts);
+ * - with berthd idle: memory used in the guest (MemTotal − MemAvailable), QEMU's VmRSS, and
+ *   QEMU's CPU over an idle window;
+ * - throughput of one published port: Berth's forwarder (host 127.0.0.1:PORT → ssh2 → agent)
+ *   against QEMU's own hostfwd of the same guest port, added through QMP;
+ * - `docker run --rm busybox true` through the bridge against berthd running natively.
+ *
+ * Every VM runs under a temp root with TCG (the accelerator these machines can use) and is
+ * stopped and deleted at the end, also on error. Traffic stays on 127.0.0.1.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { QEMU_USER_NET_HOST, parseStageLine } from '@berth/vm-image/protocol';
+import type { AgentLink } from '../bridge/agent-link.js';
+import { qmpExecute } from '../drivers/qemu/qmp.js';
+import { qemuDriver } from '../drivers/qemu/qemu.js';
+import { defaultImageDir, imageFromDir } from '../image.js';
+import { Machine, type MachineEvent } from '../machine.js';
+import { engineClientHost } from '../paths.js';
+import { hostArch, type GuestImage } from '../settings.js';
+import { ensureTestGuestImage, qemuSkip } from '../testing/guest-image.js';
+import { freePort } from '../util/process.js';
+import { sleep, waitUntil } from '../util/wait.js';
+import { parseVmRssKiB, summarize, type Summary } from '../../../runtime/dist/bench/containers.js';
+import { startBerthd, type Berthd } from '../../../runtime/dist/testing/berthd.js';
+import { docker } from '../../../runtime/dist/testing/docker-cli.js';
+import { engineTestSkip } from '../../../runtime/dist/testing/engine-env.js';
+import { startRegistry, type Registry } from '../../../runtime/dist/testing/registry.js';
+import { pushTestImage } from '../../../runtime/dist/testing/test-images.js';
+import { busyboxFloorImage, nodeFloorImage, parseFloorLine } from './floors.js';
+import { cpuPercent, cpuTicks, usedMemoryKiB, verdict, type Verdict } from './measure.js';
+
+export const VM_TARGETS = {
+  /** engine-ready / node-floor boot. */
+  engineVsNodeFloor: 1.3,
+  /** MemTotal − MemAvailable with berthd idle, MB. */
+  guestUsedMB: 150,
+  /** forwarder / hostfwd throughput. */
+  forwarderVsHostfwd: 1,
+} as const;
+
+export interface VmBenchResult {
+  date: string;
+  load: { start: number[]; end: number[] };
+  image: { key: string; dir: string };
+  accelerator: string;
+  cpus: number;
+  memoryMiB: number;
+  repetitions: number;
+  /** Wall ms from launching QEMU; guest uptime in s where the guest reported it. */
+  boot: {
+    busybox: Summary;
+    node: Summary;
+    engine: Summary;
+    /** The first boot of a fresh machine (formats the data disk, fills Node's code cache). */
+    engineFirstMs: number;
+    guestUptime: { busybox: Summary; node: Summary; engineReady: Summary };
+    /** Median wall ms from launch at which each boot stage appeared (warm engine boots). */
+    stages: Record<string, number>;
+  };
+  idle: {
+    guestUsedMB: number;
+    qemuRssMB: number;
+    cpuPercent: number;
+    windowSeconds: number;
+  };
+  throughput: { bytes: number; forwarderMBps: Summary; hostfwdMBps: Summary };
+  runRm: { bridge: Summary; native?: Summary; nativeSkipped?: string };
+  ratios: {
+    engineVsNodeFloor: Verdict;
+    engineVsBusybox: number;
+    nodeFloorVsBusybox: number;
+    forwarderVsHostfwd: Verdict;
+    bridgeVsNative?: number;
+  };
+  guestUsedOk: boolean;
+  targets: typeof VM_TARGETS;
+}
+
+export interface VmBenchOptions {
+  /** Timed boots of each kind (after one untimed first boot of each machine). */
+  repetitions?: number;
+  /** Bytes the guest server streams per throughput run. */
+  throughputBytes?: number;
+  throughputRepetitions?: number;
+  runRmRepetitions?: number;
+  idleSeconds?: number;
+  log?: (line: string) => void;
+}
+
+/** Why the VM bench cannot run here, or false. */
+export async function vmBenchSkip(): Promise<string | false> {
+  return (await ensureTestGuestImage()) ?? (qemuSkip() || engineTestSkip());
+}
+
+const BOOT_TIMEOUT_MS = 180_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+/** One machine of the bench: its own root dir, TCG, the floor marker as sign of life. */
+function benchMachine(root: string, name: string): Machine {
+  return new Machine({
+    name,
+    root,
+    dockerSocket: join(root, `${name}.sock`),
+    drivers: { qemu: qemuDriver({ signOfLife: /berth-(stage|floor): /, bootTimeoutMs: 120_000 }) },
+  });
+}
+
+/** Boots a floor machine; wall ms from launch to its marker, and the uptime it reported. */
+async function bootFloor(m: Machine): Promise<{ ms: number; uptime: number }> {
+  rmSync(m.paths.serialLog, { force: true });
+  const started = performance.now();
+  let seen: { ms: number; uptime: number } | undefined;
+  const tail = m.followLogs(
+    (line) => {
+      const f = parseFloorLine(line);
+      if (f && !seen) seen = { ms: performance.now() - started, uptime: f.uptime };
+    },
+    { fromStart: true },
+  );
+  const driver = m.driver();
+  try {
+    await driver.start();
+    const found = await waitUntil('the floor marker', () => seen, {
+      timeoutMs: BOOT_TIMEOUT_MS,
+      intervalMs: 20,
+    });
+    await waitUntil('the floor VM to power off', async () => !(await driver.status()).running, {
+      timeoutMs: STOP_TIMEOUT_MS,
+      intervalMs: 100,
+    }).catch(() => undefined);
+    return found;
+  } finally {
+    tail.close();
+    await driver.stop({ timeoutMs: 5000 });
+  }
+}
+
+/** Starts the engine machine; wall ms to the first `/_ping` through its socket, and stages. */
+async function bootEngine(
+  m: Machine,
+): Promise<{ ms: number; uptime: number; stages: Record<string, number> }> {
+  rmSync(m.paths.serialLog, { force: true });
+  const started = performance.now();
+  const stages: Record<string, number> = {};
+  let uptime = Number.NaN;
+  const tail = m.followLogs(
+    (line) => {
+      const s = parseStageLine(line);
+      if (!s || s.stage === 'failed' || stages[s.stage] !== undefined) return;
+      stages[s.stage] = performance.now() - started;
+      if (s.stage === 'ready') uptime = Number.parseFloat(s.detail ?? '');
+    },
+    { fromStart: true },
+  );
+  try {
+    await m.start({ timeoutMs: BOOT_TIMEOUT_MS });
+    return { ms: performance.now() - started, uptime, stages };
+  } finally {
+    tail.close();
+  }
+}
+
+/** Runs a command in the guest through the agent; its stdout. */
+async function guestExec(link: AgentLink, command: string, timeoutMs = 30_000): Promise<string> {
+  const channel = await link.exec(command, {}, timeoutMs);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      channel.close();
+      reject(new Error(`guest ${command}: no exit in ${timeoutMs} ms`));
+    }, timeoutMs);
+    channel.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    channel.stderr.resume();
+    channel.once('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+/** Reads everything a TCP server on 127.0.0.1:port sends; MB/s (1e6 bytes) and the count. */
+function drain(port: number, timeoutMs = 120_000): Promise<{ mbps: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let bytes = 0;
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.setTimeout(timeoutMs, () =>
+      sock.destroy(new Error(`no end from :${port} in ${timeoutMs} ms`)),
+    );
+    sock.on('data', (b: Buffer) => (bytes += b.length));
+    sock.on('error', reject);
+    // No half-close from this side: the guest's proxy would take it for the end of the stream.
+    sock.on('end', () => {
+      const s = (performance.now() - started) / 1000;
+      sock.destroy();
+      resolve({ mbps: bytes / 1e6 / s, bytes });
+    });
+  });
+}
+
+function clockTicksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+function medianStages(all: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of new Set(all.flatMap((s) => Object.keys(s))))
+    out[key] = summarize(all.map((s) => s[key]).filter((x) => x !== undefined)).median;
+  return Object.fromEntries(Object.entries(out).sort((a, b) => a[1] - b[1]));
+}
+
+export async function runVmBench(opts: VmBenchOptions = {}): Promise<VmBenchResult> {
+  const log = opts.log ?? (() => undefined);
+  const reps = opts.repetitions ?? 3;
+  const bytes = opts.throughputBytes ?? 32 * 1024 * 1024;
+  const loadStart = loadavg();
+  const root = mkdtempSync(join(tmpdir(), 'berth-vmbench-'));
+  const imageDir = defaultImageDir(hostArch());
+  const image: GuestImage = imageFromDir(imageDir);
+  const key = (JSON.parse(readFileSync(join(imageDir, 'manifest.json'), 'utf8')) as { key: string })
+    .key;
+  const machines: Machine[] = [];
+  let registry: Registry | undefined;
+  let native: Berthd | undefined;
+  try {
+    registry = await startRegistry();
+    const pushed = await pushTestImage(registry.host, 'busybox');
+    const guestRef = pushed.ref.replace('127.0.0.1', QEMU_USER_NET_HOST);
+    const registryPort = registry.host.split(':')[1] ?? '';
+
+    const common = { accelerators: ['tcg'], diskGiB: 4 };
+    const engine = benchMachine(root, 'engine');
+    const nodeFloor = benchMachine(root, 'floor-node');
+    const busyboxFloor = benchMachine(root, 'floor-busybox');
+    machines.push(engine, nodeFloor, busyboxFloor);
+    await engine.init({
+      ...common,
+      image,
+      insecureRegistries: [`${QEMU_USER_NET_HOST}:${registryPort}`],
+    });
+    await nodeFloor.init({ ...common, image: nodeFloorImage(image) });
+    await busyboxFloor.init({ ...common, image: busyboxFloorImage(image, join(root, 'floors')) });
+    const settings = engine.settings();
+
+    // First boots: each data disk is formatted and Node's code cache filled; not compared.
+    log('vm: first boots (data disks formatted, code caches filled)');
+    const first = await bootEngine(engine);
+    await engine.stop({ timeoutMs: STOP_TIMEOUT_MS });
+    await bootFloor(nodeFloor);
+
+    const runs = { busybox: [] as number[], node: [] as number[], engine: [] as number[] };
+    const uptimes = { busybox: [] as number[], node: [] as number[], engine: [] as number[] };
+    const stages: Record<string, number>[] = [];
+    let accelerator = '';
+    for (let i = 0; i < reps; i++) {
+      const b = await bootFloor(busyboxFloor);
+      const n = await bootFloor(nodeFloor);
+      const e = await bootEngine(engine);
+      accelerator = (await engine.status()).accelerator ?? '?';
+      runs.busybox.push(b.ms);
+      runs.node.push(n.ms);
+      runs.engine.push(e.ms);
+      uptimes.busybox.push(b.uptime);
+      uptimes.node.push(n.uptime);
+      uptimes.engine.push(e.uptime);
+      stages.push(e.stages);
+      log(
+        `vm: boot ${i + 1}/${reps}: busybox ${b.ms.toFixed(0)} ms, node -e 0 ${n.ms.toFixed(0)} ms, engine-ready ${e.ms.toFixed(0)} ms`,
+      );
+      if (i < reps - 1) await engine.stop({ timeoutMs: STOP_TIMEOUT_MS });
+    }
+
+    // Idle: the engine machine as the last boot left it, once berthd settled.
+    const link = engine.agentLink();
+    if (!link) throw new Error('the engine machine has no agent link');
+    await sleep(5000);
+    const guestUsedKiB = usedMemoryKiB(await guestExec(link, 'cat /proc/meminfo'));
+    const qemuPid = (await engine.status()).pid;
+    if (qemuPid === undefined) throw new Error('no QEMU pid');
+    const qemuRssKiB = parseVmRssKiB(readFileSync(`/proc/${qemuPid}/status`, 'utf8')) ?? 0;
+    const idleSeconds = opts.idleSeconds ?? 30;
+    log(`vm: QEMU idle CPU over ${idleSeconds} s`);
+    const hz = clockTicksPerSecond();
+    const t0 = performance.now();
+    const ticks0 = cpuTicks(readFileSync(`/proc/${qemuPid}/stat`, 'utf8'));
+    await sleep(idleSeconds * 1000);
+    const idleCpu = cpuPercent(
+      ticks0,
+      cpuTicks(readFileSync(`/proc/${qemuPid}/stat`, 'utf8')),
+      performance.now() - t0,
+      hz,
+    );
+
+    // Throughput: one container streams `bytes` per connection on a published port.
+    const host = engineClientHost(engine.dockerSocket);
+    const dockerVm = async (args: string[], timeoutMs = 180_000) => {
+      const r = await docker(args, { host, timeoutMs });
+      if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr.trim()}`);
+      return r.stdout;
+    };
+    log('vm: pulling busybox into the guest');
+    await dockerVm(['pull', '-q', guestRef]);
+    const port = await freePort();
+    const published = new Promise<void>((resolve) => {
+      const onEvent = (e: MachineEvent) => {
+        if (e.type === 'ports' && e.ports.some((p) => p.hostPort === port)) {
+          engine.off('event', onEvent);
+          resolve();
+        }
+      };
+      engine.on('event', onEvent);
+    });
+    await dockerVm([
+      'run',
+      '-d',
+      '--name',
+      'stream',
+      '-p',
+      `127.0.0.1:${port}:8080`,
+      guestRef,
+      'nc',
+      '-ll',
+      '-p',
+      '8080',
+      '-e',
+      'head',
+      '-c',
+      String(bytes),
+      '/dev/zero',
+    ]);
+    await Promise.race([
+      published,
+      sleep(60_000).then(() => {
+        throw new Error(`port ${port} was not forwarded within 60 s`);
+      }),
+    ]);
+    const fwdPort = await freePort();
+    await qmpExecute(join(engine.paths.runDir, 'qmp.sock'), 'human-monitor-command', {
+      'command-line': `hostfwd_add net0 tcp:127.0.0.1:${fwdPort}-:${port}`,
+    });
+    const forwarder: number[] = [];
+    const hostfwd: number[] = [];
+    const check = (r: { bytes: number }, way: string) => {
+      if (r.bytes !== bytes) throw new Error(`${way}: got ${r.bytes} of ${bytes} bytes`);
+    };
+    // One untimed run each warms the guest's proxy and server path.
+    await drain(port);
+    await drain(fwdPort);
+    for (let i = 0; i < (opts.throughputRepetitions ?? 3); i++) {
+      const f = await drain(port);
+      check(f, 'forwarder');
+      const h = await drain(fwdPort);
+      check(h, 'hostfwd');
+      forwarder.push(f.mbps);
+      hostfwd.push(h.mbps);
+      log(
+        `vm: throughput ${i + 1}: forwarder ${f.mbps.toFixed(1)} MB/s, hostfwd ${h.mbps.toFixed(1)} MB/s`,
+      );
+    }
+    await dockerVm(['rm', '-f', 'stream']);
+
+    // docker run --rm through the bridge against berthd on this host.
+    const nativeSkipped = engineTestSkip() || undefined;
+    if (!nativeSkipped) {
+      native = await startBerthd();
+      const r = await docker(['pull', '-q', pushed.ref], { host: native.dockerHost });
+      if (r.code !== 0) throw new Error(`native pull: ${r.stderr}`);
+    }
+    const runRm = async (h: string, ref: string) => {
+      const r = await docker(['run', '--rm', ref, 'true'], { host: h, timeoutMs: 120_000 });
+      if (r.code !== 0) throw new Error(`run --rm: ${r.stderr}`);
+    };
+    const bridgeRuns: number[] = [];
+    const nativeRuns: number[] = [];
+    await runRm(host, guestRef);
+    if (native) await runRm(native.dockerHost, pushed.ref);
+    for (let i = 0; i < (opts.runRmRepetitions ?? 5); i++) {
+      bridgeRuns.push(await timed(() => runRm(host, guestRef)));
+      if (native) {
+        const h = native.dockerHost;
+        nativeRuns.push(await timed(() => runRm(h, pushed.ref)));
+      }
+    }
+
+    const boot = {
+      busybox: summarize(runs.busybox),
+      node: summarize(runs.node),
+      engine: summarize(runs.engine),
+    };
+    const fwd = summarize(forwarder);
+    const hfwd = summarize(hostfwd);
+    const bridge = summarize(bridgeRuns);
+    const nativeSummary = native ? summarize(nativeRuns) : undefined;
+    const guestUsedMB = (guestUsedKiB * 1024) / 1e6;
+    return {
+      date: new Date().toISOString(),
+      load: { start: loadStart, end: loadavg() },
+      image: { key, dir: imageDir },
+      accelerator,
+      cpus: settings.cpus,
+      memoryMiB: settings.memoryMiB,
+      repetitions: reps,
+      boot: {
+        ...boot,
+        engineFirstMs: first.ms,
+        guestUptime: {
+          busybox: summarize(uptimes.busybox),
+          node: summarize(uptimes.node),
+          engineReady: summarize(uptimes.engine),
+        },
+        stages: medianStages(stages),
+      },
+      idle: {
+        guestUsedMB,
+        qemuRssMB: (qemuRssKiB * 1024) / 1e6,
+        cpuPercent: idleCpu,
+        windowSeconds: idleSeconds,
+      },
+      throughput: { bytes, forwarderMBps: fwd, hostfwdMBps: hfwd },
+      runRm: {
+        bridge,
+        ...(nativeSummary ? { native: nativeSummary } : {}),
+        ...(nativeSkipped ? { nativeSkipped } : {}),
+      },
+      ratios: {
+        engineVsNodeFloor: verdict(
+          boot.engine.median,
+          boot.node.median,
+          VM_TARGETS.engineVsNodeFloor,
+          'at-most',
+        ),
+        engineVsBusybox: boot.engine.median / boot.busybox.median,
+        nodeFloorVsBusybox: boot.node.median / boot.busybox.median,
+        forwarderVsHostfwd: verdict(
+          fwd.median,
+          hfwd.median,
+          VM_TARGETS.forwarderVsHostfwd,
+          'at-least',
+        ),
+        ...(nativeSummary ? { bridgeVsNative: bridge.median / nativeSummary.median } : {}),
+      },
+      guestUsedOk: guestUsedMB <= VM_TARGETS.guestUsedMB,
+      targets: VM_TARGETS,
+    };
+  } finally {
+    await native?.stop().catch(() => undefined);
+    for (const m of machines) {
+      if (!m.exists()) continue;
+      await m.stop({ timeoutMs: 10_000 }).catch(() => undefined);
+      await m.delete().catch(() => undefined);
+    }
+    await registry?.stop().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
