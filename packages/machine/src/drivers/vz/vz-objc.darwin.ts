@@ -73,10 +73,22 @@ function cls(name: string): Id {
   return c;
 }
 
+/** `[Class alloc]`, to be sent one of its init messages. */
+function alloc(name: string): Id {
+  const r = runtime();
+  return r.send(cls(name), r.sel('alloc')) as Id;
+}
+
 /** `[[Class alloc] init]` */
 function make(name: string): Id {
   const r = runtime();
-  return r.send(r.send(cls(name), r.sel('alloc')), r.sel('init')) as Id;
+  return r.send(alloc(name), r.sel('init')) as Id;
+}
+
+/** `[[Class alloc] initWith…:arg]`, for an initialiser of one object argument. */
+function makeWith(name: string, initializer: string, arg: Id): Id {
+  const r = runtime();
+  return r.sendPtr(alloc(name), r.sel(initializer), arg) as Id;
 }
 
 function nsString(text: string): Id {
@@ -107,18 +119,38 @@ function errorText(err: unknown): string {
   return typeof text === 'string' ? text : String(text);
 }
 
-function diskAttachment(a: Extract<VzAttachment, { kind: 'disk-image' }>): Id {
+/**
+ * `[[Class alloc] initWithURL:path <flag>:flag error:&err]` (a file attachment); VZ's error
+ * becomes `<what> <path>: <description>`.
+ */
+function makeFileAttachment(
+  name: string,
+  initializer: string,
+  path: string,
+  flag: boolean,
+  what: string,
+): Id {
   const r = runtime();
   const err: unknown[] = [null];
   const obj = r.sendUrlRoErr(
-    r.send(cls('VZDiskImageStorageDeviceAttachment'), r.sel('alloc')),
-    r.sel('initWithURL:readOnly:error:'),
-    fileUrl(a.path),
-    a.readOnly,
+    alloc(name),
+    r.sel(initializer),
+    fileUrl(path),
+    flag,
     err,
   ) as Id | null;
-  if (!obj) throw new Error(`VZ disk ${a.path}: ${errorText(err[0])}`);
+  if (!obj) throw new Error(`${what} ${path}: ${errorText(err[0])}`);
   return obj;
+}
+
+function diskAttachment(a: Extract<VzAttachment, { kind: 'disk-image' }>): Id {
+  return makeFileAttachment(
+    'VZDiskImageStorageDeviceAttachment',
+    'initWithURL:readOnly:error:',
+    a.path,
+    a.readOnly,
+    'VZ disk',
+  );
 }
 
 /** Builds and validates a VZVirtualMachineConfiguration from the plain description. */
@@ -128,11 +160,11 @@ export function buildConfiguration(config: VzConfig): Id {
   r.sendU64(vm, r.sel('setCPUCount:'), config.cpuCount);
   r.sendU64(vm, r.sel('setMemorySize:'), config.memorySize);
 
-  const boot = r.sendPtr(
-    r.send(cls('VZLinuxBootLoader'), r.sel('alloc')),
-    r.sel('initWithKernelURL:'),
+  const boot = makeWith(
+    'VZLinuxBootLoader',
+    'initWithKernelURL:',
     fileUrl(config.bootLoader.kernelPath),
-  ) as Id;
+  );
   set(boot, 'setInitialRamdiskURL:', fileUrl(config.bootLoader.initialRamdiskPath));
   set(boot, 'setCommandLine:', nsString(config.bootLoader.commandLine));
   set(vm, 'setBootLoader:', boot);
@@ -142,10 +174,13 @@ export function buildConfiguration(config: VzConfig): Id {
     vm,
     'setStorageDevices:',
     nsArray(
-      config.storageDevices.map((d) => {
-        const dev = r.send(cls('VZVirtioBlockDeviceConfiguration'), r.sel('alloc')) as Id;
-        return r.sendPtr(dev, r.sel('initWithAttachment:'), diskAttachment(d.attachment)) as Id;
-      }),
+      config.storageDevices.map((d) =>
+        makeWith(
+          'VZVirtioBlockDeviceConfiguration',
+          'initWithAttachment:',
+          diskAttachment(d.attachment),
+        ),
+      ),
     ),
   );
 
@@ -156,12 +191,11 @@ export function buildConfiguration(config: VzConfig): Id {
       config.networkDevices.map((n) => {
         const dev = make('VZVirtioNetworkDeviceConfiguration');
         set(dev, 'setAttachment:', make('VZNATNetworkDeviceAttachment'));
-        const mac = r.sendPtr(
-          r.send(cls('VZMACAddress'), r.sel('alloc')),
-          r.sel('initWithString:'),
-          nsString(n.macAddress),
-        ) as Id;
-        set(dev, 'setMACAddress:', mac);
+        set(
+          dev,
+          'setMACAddress:',
+          makeWith('VZMACAddress', 'initWithString:', nsString(n.macAddress)),
+        );
         return dev;
       }),
     ),
@@ -172,15 +206,13 @@ export function buildConfiguration(config: VzConfig): Id {
     'setSerialPorts:',
     nsArray(
       config.serialPorts.map((p) => {
-        const err: unknown[] = [null];
-        const attachment = r.sendUrlRoErr(
-          r.send(cls('VZFileSerialPortAttachment'), r.sel('alloc')),
-          r.sel('initWithURL:append:error:'),
-          fileUrl(p.attachment.path),
+        const attachment = makeFileAttachment(
+          'VZFileSerialPortAttachment',
+          'initWithURL:append:error:',
+          p.attachment.path,
           p.attachment.append,
-          err,
-        ) as Id | null;
-        if (!attachment) throw new Error(`VZ console ${p.attachment.path}: ${errorText(err[0])}`);
+          'VZ console',
+        );
         const port = make('VZVirtioConsoleDeviceSerialPortConfiguration');
         set(port, 'setAttachment:', attachment);
         return port;
@@ -194,22 +226,17 @@ export function buildConfiguration(config: VzConfig): Id {
     nsArray(
       config.directorySharingDevices.map((s) => {
         const dir = r.sendPtrBool(
-          r.send(cls('VZSharedDirectory'), r.sel('alloc')),
+          alloc('VZSharedDirectory'),
           r.sel('initWithURL:readOnly:'),
           fileUrl(s.path),
           s.readOnly,
         ) as Id;
-        const share = r.sendPtr(
-          r.send(cls('VZSingleDirectoryShare'), r.sel('alloc')),
-          r.sel('initWithDirectory:'),
-          dir,
-        ) as Id;
-        const dev = r.sendPtr(
-          r.send(cls('VZVirtioFileSystemDeviceConfiguration'), r.sel('alloc')),
-          r.sel('initWithTag:'),
+        const dev = makeWith(
+          'VZVirtioFileSystemDeviceConfiguration',
+          'initWithTag:',
           nsString(s.tag),
-        ) as Id;
-        set(dev, 'setShare:', share);
+        );
+        set(dev, 'setShare:', makeWith('VZSingleDirectoryShare', 'initWithDirectory:', dir));
         return dev;
       }),
     ),
@@ -287,11 +314,7 @@ export interface VzMachine {
 
 export function createMachine(config: Id): VzMachine {
   const r = runtime();
-  const vm = r.sendPtr(
-    r.send(cls('VZVirtualMachine'), r.sel('alloc')),
-    r.sel('initWithConfiguration:'),
-    config,
-  ) as Id;
+  const vm = makeWith('VZVirtualMachine', 'initWithConfiguration:', config);
   const withCompletion = (selector: string) =>
     new Promise<void>((resolve, reject) => {
       const block = completionBlock((error) =>
