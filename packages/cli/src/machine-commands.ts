@@ -12,6 +12,7 @@ import {
   startInBackground,
   type MachineStatus,
 } from '@berth/machine';
+import { CONTEXT_NAME, ensureDockerContext } from './context.js';
 import { UsageError, type Io } from './io.js';
 import { progressPrinter } from './progress-bar.js';
 
@@ -119,6 +120,7 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   const before = await machine.status();
   if (before.state === 'running') {
     io.out(`Machine "${machine.name}" is already running\n`);
+    announceContext(io);
     return 0;
   }
   const progress = progressPrinter(io);
@@ -135,7 +137,19 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   io.out(
     `Machine "${machine.name}" is running. DOCKER_HOST=${dockerHostFor(machine.dockerSocket)}\n`,
   );
+  announceContext(io);
   return 0;
+}
+
+/**
+ * `berth machine start && docker --context berth …` works without a `berth context` first, as
+ * Docker Desktop makes its context when it starts. Without a docker CLI there is nothing to do.
+ */
+function announceContext(io: Io): void {
+  const ensured = ensureDockerContext(io);
+  if (ensured.ok) io.out(`docker context "${CONTEXT_NAME}" → ${ensured.host}\n`);
+  else if (ensured.code !== 127)
+    io.err(`berth: could not make the docker context "${CONTEXT_NAME}": ${ensured.message}`);
 }
 
 async function stop(args: readonly string[], io: Io): Promise<number> {

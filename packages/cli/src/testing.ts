@@ -1,4 +1,4 @@
-/** Runs the built `berth` CLI as a user would, with a bounded time and its own HOME. */
+/** Runs the built `berth` CLI (or the docker CLI) as a user would, with a bounded time and its own HOME. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -10,13 +10,20 @@ export interface BerthResult {
   stderr: string;
 }
 
-export function berth(
+export interface RunOptions {
+  env: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+function runBounded(
+  command: string,
   args: readonly string[],
-  opts: { env: NodeJS.ProcessEnv; timeoutMs?: number },
+  label: string,
+  opts: RunOptions,
 ): Promise<BerthResult> {
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout also kills the docker CLI it runs (which holds the pipes).
-    const child = spawn(process.execPath, [BERTH_JS, ...args], {
+    const child = spawn(command, args, {
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -26,7 +33,7 @@ export function berth(
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const timer = setTimeout(() => {
-      stderr += `\n[berth ${args.join(' ')} killed after ${opts.timeoutMs ?? 60_000} ms]`;
+      stderr += `\n[${label} ${args.join(' ')} killed after ${opts.timeoutMs ?? 60_000} ms]`;
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL');
       } catch {
@@ -44,6 +51,15 @@ export function berth(
   });
 }
 
-export function describeRun(args: readonly string[], r: BerthResult): string {
-  return `berth ${args.join(' ')} → exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
+export function berth(args: readonly string[], opts: RunOptions): Promise<BerthResult> {
+  return runBounded(process.execPath, [BERTH_JS, ...args], 'berth', opts);
+}
+
+/** The real docker CLI, as a user types it after `berth machine start`. */
+export function docker(args: readonly string[], opts: RunOptions): Promise<BerthResult> {
+  return runBounded('docker', args, 'docker', opts);
+}
+
+export function describeRun(args: readonly string[], r: BerthResult, command = 'berth'): string {
+  return `${command} ${args.join(' ')} → exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 }
