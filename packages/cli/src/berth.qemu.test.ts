@@ -1,9 +1,11 @@
 /**
  * End to end under QEMU/TCG, as a user: `berth machine init/start` with a temp HOME, the docker
  * CLI through `~/.berth/run/docker.sock`, an image pulled from a registry on the host's loopback
- * (the guest reaches it as 10.0.2.2), `docker run`, a bind mount of a host folder, a published
- * port on the host's 127.0.0.1, QEMU killed with SIGKILL and booted again with the data disk
- * intact, and `berth machine status` reflecting each state.
+ * (the guest reaches it as 10.0.2.2), `docker run`, a bind mount of a host folder (virtiofs
+ * where virtiofsd is installed, as here as root; the driver suite covers 9p), a published port
+ * on the host's 127.0.0.1, the real docker CLI through the `berth` context that `machine start`
+ * makes (`docker --context berth run -p …`), QEMU killed with SIGKILL and booted again with the
+ * data disk intact, and `berth machine status` reflecting each state.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +19,9 @@ import { startRegistry, type Registry } from '../../runtime/dist/testing/registr
 import { pushTestImage } from '../../runtime/dist/testing/test-images.js';
 import { engineTestSkip } from '../../runtime/dist/testing/engine-env.js';
 import { ensureTestGuestImage, qemuSkip } from '../../machine/dist/testing/guest-image.js';
+import { findVirtiofsd } from '../../machine/dist/drivers/qemu/virtiofsd.js';
 import { freePort } from '../../machine/dist/util/process.js';
-import { berth, describeRun, type BerthResult } from './testing.js';
+import { berth, describeRun, docker, type BerthResult } from './testing.js';
 
 const skip = (await ensureTestGuestImage()) ?? (qemuSkip() || engineTestSkip());
 
@@ -52,6 +55,31 @@ async function eventually<T>(
   }
   throw new Error(
     `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+  );
+}
+
+/** Resolves once nothing listens on 127.0.0.1:port any more (bounded). */
+function listenerGone(port: number, timeoutMs = 60_000): Promise<true> {
+  return eventually(
+    `the host listener on ${port} to close`,
+    () =>
+      httpGet(port).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) => (e.code === 'ECONNREFUSED' ? true : undefined),
+      ),
+    timeoutMs,
+  );
+}
+
+/** Resolves with the page once 127.0.0.1:port serves it (bounded). */
+function servedPage(port: number, page: string, timeoutMs = 120_000): Promise<string> {
+  return eventually(
+    `127.0.0.1:${port} to serve the page`,
+    async () => {
+      const b = await httpGet(port);
+      return b === page ? b : undefined;
+    },
+    timeoutMs,
   );
 }
 
@@ -117,16 +145,20 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     const r = await ok(['machine', 'start'], 420_000);
     assert.match(r.stderr, /Starting the engine/);
     assert.match(r.stderr, /100% Berth is running/);
+    assert.match(r.stdout, /docker context "berth" → unix:\/\//);
     assert.equal(await state(), 'running');
     assert.ok(existsSync(join(home, '.berth', 'run', 'docker.sock')));
     const version = await ok(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']);
     assert.equal(version.stdout.trim(), 'linux/amd64');
   });
 
-  it('shares the home folder into the guest at the same path (9p), seen over machine ssh', async () => {
+  it('shares the home folder into the guest at the same path (virtiofs where virtiofsd runs, else 9p), seen over machine ssh', async () => {
     const file = join(home, 'site', 'index.html');
     const r = await ok(['machine', 'ssh', 'cat', file]);
     assert.equal(r.stdout, 'hello from the host\n');
+    const mounts = await ok(['machine', 'ssh', 'cat', '/proc/mounts']);
+    const mount = mounts.stdout.split('\n').find((l) => l.split(' ')[1] === home);
+    assert.equal(mount?.split(' ')[2], findVirtiofsd() ? 'virtiofs' : '9p', mounts.stdout);
     writeFileSync(join(home, 'site', 'from-host.txt'), 'written on the host\n');
     const back = await ok([
       'machine',
@@ -187,25 +219,61 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
       ],
       180_000,
     );
-    const body = await eventually(
-      'the published port to answer',
-      async () => {
-        const b = await httpGet(port);
-        return b === 'hello from the host\n' ? b : undefined;
-      },
-      120_000,
-    );
-    assert.equal(body, 'hello from the host\n');
+    assert.equal(await servedPage(port, 'hello from the host\n'), 'hello from the host\n');
     await ok(['rm', '-f', 'web'], 120_000);
-    await eventually(
-      'the host listener to close',
-      () =>
-        httpGet(port).then(
-          () => undefined,
-          (e: NodeJS.ErrnoException) => (e.code === 'ECONNREFUSED' ? true : undefined),
-        ),
-      60_000,
+    await listenerGone(port);
+  });
+
+  it('works as `berth machine start && docker --context berth run -p …` does for a user', async () => {
+    // `machine start` made the context; DOCKER_CONFIG is the temp home's, not the user's.
+    const context = await docker(
+      ['context', 'inspect', 'berth', '--format', '{{.Endpoints.docker.Host}}'],
+      { env },
     );
+    assert.equal(context.stdout.trim(), `unix://${join(home, '.berth', 'run', 'docker.sock')}`);
+    const dockerOk = async (args: string[]): Promise<BerthResult> => {
+      const argv = ['--context', 'berth', ...args];
+      const r = await docker(argv, { env, timeoutMs: 180_000 });
+      assert.equal(r.code, 0, describeRun(argv, r, 'docker'));
+      return r;
+    };
+    const site = join(home, 'site');
+    const port = await freePort();
+    await dockerOk([
+      'run',
+      '-d',
+      '--name',
+      'web80',
+      '-p',
+      `${port}:80`,
+      '-v',
+      `${site}:/www`,
+      guestRef,
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
+    assert.equal(await servedPage(port, 'hello from the host\n'), 'hello from the host\n');
+
+    const once = await freePort();
+    const hello = await dockerOk([
+      'run',
+      '--rm',
+      '-p',
+      `${once}:80`,
+      guestRef,
+      'echo',
+      'hello through the berth context',
+    ]);
+    assert.equal(hello.stdout, 'hello through the berth context\n');
+    await listenerGone(once);
+
+    await dockerOk(['stop', '-t', '1', 'web80']);
+    await listenerGone(port);
+    await dockerOk(['rm', 'web80']);
   });
 
   it('takes over a running VM whose host process died, without rebooting it', async () => {

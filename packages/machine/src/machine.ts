@@ -27,6 +27,7 @@ import {
   hostArch,
   MachineSettingsSchema,
   sharedFoldersFor,
+  guestShares,
   type MachineConfig,
   type MachineInitOptions,
   type MachineSettings,
@@ -455,12 +456,7 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
       version: PROTOCOL_VERSION,
       hostKey: keys.hostPrivate,
       authorizedKeys: [keys.clientPublic],
-      shares: settings.sharedFolders.map((f) => ({
-        tag: f.tag,
-        guestPath: f.guestPath,
-        type: '9p' as const,
-        readOnly: f.readOnly,
-      })),
+      shares: guestShares(settings.sharedFolders),
       insecureRegistries: settings.insecureRegistries,
       hostname: `berth-${settings.name}`,
     };

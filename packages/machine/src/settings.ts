@@ -2,6 +2,7 @@
  * A machine's settings, as `berth machine init` writes them to `<dir>/machine.json` and every
  * later command reads them back (validated: the file crosses a process boundary).
  */
+import type { SharedFolder as GuestSharedFolder } from '@berth/vm-image/protocol';
 import { z } from 'zod';
 
 export const GuestArchSchema = z.enum(['x86_64', 'aarch64']);
@@ -73,6 +74,16 @@ export function hostArch(): GuestArch {
 /** Tags are positional so they never depend on path characters QEMU would reject. */
 export function sharedFoldersFor(paths: readonly string[]): SharedFolder[] {
   return paths.map((p, i) => ({ hostPath: p, guestPath: p, tag: `berth${i}`, readOnly: false }));
+}
+
+/** The shares as the guest config names them: 9p, which a virtiofs-capable driver may switch. */
+export function guestShares(folders: readonly SharedFolder[]): GuestSharedFolder[] {
+  return folders.map((f) => ({
+    tag: f.tag,
+    guestPath: f.guestPath,
+    type: '9p' as const,
+    readOnly: f.readOnly,
+  }));
 }
 
 /**

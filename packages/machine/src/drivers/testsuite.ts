@@ -24,7 +24,13 @@ import { AgentLink } from '../bridge/agent-link.js';
 import type { Driver, DriverContext, DriverFactory, StartedGuest } from '../driver.js';
 import { generateMachineKeys, writeMachineKeys, type MachineKeys } from '../keys.js';
 import { berthPaths } from '../paths.js';
-import { MachineSettingsSchema, type GuestImage, type MachineSettings } from '../settings.js';
+import {
+  guestShares,
+  MachineSettingsSchema,
+  sharedFoldersFor,
+  type GuestImage,
+  type MachineSettings,
+} from '../settings.js';
 
 export interface DriverSuiteOptions {
   image: GuestImage;
@@ -35,9 +41,15 @@ export interface DriverSuiteOptions {
   bootTimeoutMs?: number;
   /** Extra checks on the first boot (e.g. which accelerator won, and what was said about it). */
   onFirstStart?: (guest: StartedGuest, notices: readonly string[], hostStateDir: string) => void;
+  /** Checks the filesystem type the guest mounted the shared folder with (9p, virtiofs). */
+  onShareMounted?: (fsType: string) => void;
 }
 
-async function agentRuns(keys: MachineKeys, driver: Driver): Promise<string> {
+async function agentRuns(
+  keys: MachineKeys,
+  driver: Driver,
+  command = 'cat /proc/sys/kernel/hostname',
+): Promise<string> {
   const link = new AgentLink({
     address: () => driver.guestAgent(),
     clientKey: keys.clientPrivate,
@@ -46,7 +58,7 @@ async function agentRuns(keys: MachineKeys, driver: Driver): Promise<string> {
     maxBackoffMs: 2000,
   });
   try {
-    const ch = await link.exec('cat /proc/sys/kernel/hostname', {}, 120_000);
+    const ch = await link.exec(command, {}, 120_000);
     let out = '';
     ch.on('data', (b: Buffer) => (out += b.toString()));
     await new Promise<void>((resolve) => ch.once('close', () => resolve()));
@@ -66,9 +78,12 @@ export function runDriverSuite(
     let ctx: DriverContext;
     let keys: MachineKeys;
     let driver: Driver;
+    let shared: string;
 
     before(() => {
       root = mkdtempSync(join(tmpdir(), `berth-driver-${name}-`));
+      shared = mkdtempSync(join(tmpdir(), `berth-driver-${name}-share-`));
+      writeFileSync(join(shared, 'hello.txt'), 'from the host\n');
       const paths = berthPaths(root).machine('suite');
       keys = generateMachineKeys('suite');
       writeMachineKeys(paths, keys);
@@ -80,6 +95,7 @@ export function runDriverSuite(
         memoryMiB: 1024,
         diskGiB: 2,
         image: opts.image,
+        sharedFolders: sharedFoldersFor([shared]),
         createdAt: new Date().toISOString(),
         ...opts.settings,
       });
@@ -87,6 +103,7 @@ export function runDriverSuite(
         version: PROTOCOL_VERSION,
         hostKey: keys.hostPrivate,
         authorizedKeys: [keys.clientPublic],
+        shares: guestShares(settings.sharedFolders),
         hostname: 'suite-guest',
       };
       ctx = { settings, paths, hostStateDir: root, guestConfig };
@@ -96,6 +113,7 @@ export function runDriverSuite(
     after(async () => {
       await driver?.delete().catch(() => undefined);
       if (root) rmSync(root, { recursive: true, force: true });
+      if (shared) rmSync(shared, { recursive: true, force: true });
     });
 
     it('validates and creates its files idempotently', async () => {
@@ -123,6 +141,15 @@ export function runDriverSuite(
       assert.match(readFileSync(ctx.paths.serialLog, 'utf8'), /berth-stage: /);
       opts.onFirstStart?.(guest, notices, root);
       assert.equal(await agentRuns(keys, driver), 'suite-guest');
+    });
+
+    it('shares a host folder at the same path, over the transport it reports', async () => {
+      const file = join(shared, 'hello.txt');
+      assert.equal(await agentRuns(keys, driver, `cat ${file}`), 'from the host');
+      const mounts = await agentRuns(keys, driver, 'cat /proc/mounts');
+      const mount = mounts.split('\n').find((l) => l.split(' ')[1] === shared);
+      assert.ok(mount, `${shared} not mounted in the guest:\n${mounts}`);
+      opts.onShareMounted?.(mount.split(' ')[2] ?? '');
     });
 
     it('refuses a second start while running', async () => {

@@ -76,6 +76,25 @@ describe('qemuArgs', () => {
     ]);
   });
 
+  it('shares over virtiofs through vhost-user sockets, with guest RAM a shared memfd', () => {
+    const args = qemuArgs({
+      ...base,
+      shares: [
+        { hostPath: '/home/u', tag: 'berth0', readOnly: false, virtiofsSocket: '/m/run/fs0.sock' },
+        { hostPath: '/srv', tag: 'berth1', readOnly: true },
+      ],
+    });
+    assert.deepEqual(after(args, '-machine'), ['q35,memory-backend=mem']);
+    assert.deepEqual(after(args, '-object'), ['memory-backend-memfd,id=mem,size=1024M,share=on']);
+    assert.deepEqual(after(args, '-chardev').slice(1), ['socket,id=fs0,path=/m/run/fs0.sock']);
+    assert.ok(args.includes('vhost-user-fs-pci,chardev=fs0,tag=berth0'));
+    // A share without a daemon stays 9p.
+    assert.deepEqual(after(args, '-virtfs'), [
+      'local,path=/srv,mount_tag=berth1,security_model=passthrough,id=berth1,readonly=on',
+    ]);
+    assert.deepEqual(after(qemuArgs(base), '-object'), []);
+  });
+
   it('picks cpu and accelerator options per accelerator', () => {
     assert.deepEqual(after(qemuArgs(base), '-accel'), ['tcg,thread=multi']);
     assert.deepEqual(after(qemuArgs(base), '-cpu'), ['max']);

@@ -15,6 +15,8 @@ export interface QemuShare {
   hostPath: string;
   tag: string;
   readOnly: boolean;
+  /** virtiofsd's vhost-user socket for this share; without one the share is 9p. */
+  virtiofsSocket?: string;
 }
 
 export interface QemuBootSpec {
@@ -71,6 +73,8 @@ export function qemuArgs(spec: QemuBootSpec): string[] {
     words.unshift(`console=${consoleDevice(spec.arch)}`);
   if (!words.some((w) => w.startsWith('panic='))) words.push('panic=-1');
   const cmdline = words.join(' ');
+  // vhost-user devices (virtiofsd) map guest RAM, so it must be a shareable memfd.
+  const vhostUser = spec.shares.some((s) => s.virtiofsSocket);
   const args = [
     '-nodefaults',
     '-no-user-config',
@@ -78,7 +82,10 @@ export function qemuArgs(spec: QemuBootSpec): string[] {
     '-display',
     'none',
     '-machine',
-    machine,
+    vhostUser ? `${machine},memory-backend=mem` : machine,
+    ...(vhostUser
+      ? ['-object', `memory-backend-memfd,id=mem,size=${spec.memoryMiB}M,share=on`]
+      : []),
     '-accel',
     accel,
     '-cpu',
@@ -121,12 +128,21 @@ export function qemuArgs(spec: QemuBootSpec): string[] {
       `virtio-blk-pci,drive=disk${i}`,
     );
   });
-  for (const share of spec.shares) {
+  spec.shares.forEach((share, i) => {
+    if (share.virtiofsSocket) {
+      args.push(
+        '-chardev',
+        `socket,id=fs${i},path=${escapeOpt(share.virtiofsSocket)}`,
+        '-device',
+        `vhost-user-fs-pci,chardev=fs${i},tag=${share.tag}`,
+      );
+      return;
+    }
     const model = spec.hostIsRoot ? 'passthrough' : 'mapped-xattr';
     args.push(
       '-virtfs',
       `local,path=${escapeOpt(share.hostPath)},mount_tag=${share.tag},security_model=${model},id=${share.tag}${share.readOnly ? ',readonly=on' : ''}`,
     );
-  }
+  });
   return args;
 }

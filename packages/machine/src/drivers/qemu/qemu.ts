@@ -33,6 +33,8 @@ import {
 } from './accel.js';
 import { qemuArgs, qemuBinary, type QemuAccelerator } from './args.js';
 import { qmpExecute } from './qmp.js';
+import { findVirtiofsd, startVirtiofsd, stopVirtiofsd, virtiofsdFiles } from './virtiofsd.js';
+import { vzGuestConfig } from '../vz/vz-config.js';
 
 export interface QemuDriverOptions {
   /** The QEMU binary (default `qemu-system-<arch>` from PATH). */
@@ -44,6 +46,8 @@ export interface QemuDriverOptions {
   host?: HostFacts;
   /** What on the console proves the guest runs; default: its first boot stage line. */
   signOfLife?: RegExp;
+  /** The virtiofsd for shared folders; default: an installed one (findVirtiofsd); false: 9p. */
+  virtiofsd?: string | false;
 }
 
 const RunInfoSchema = z.object({
@@ -114,8 +118,6 @@ class QemuDriver implements Driver {
       throw new Error(`machine ${this.ctx.settings.name} is already running`);
     await this.create();
     mkdirSync(this.ctx.paths.runDir, { recursive: true, mode: 0o700 });
-    // Holds the guest's private host key: readable by the owner only.
-    writeFileSync(this.files.guestConfig, JSON.stringify(this.ctx.guestConfig), { mode: 0o600 });
     const candidates = acceleratorCandidates(
       this.ctx.settings.arch,
       this.opts.host ?? hostFacts(),
@@ -127,7 +129,7 @@ class QemuDriver implements Driver {
     const failed: string[] = [];
     const { accelerator, result } = await bootWithFallback(
       candidates,
-      (accel, isLast) => this.boot(accel, isLast, startOpts.signal),
+      (accel, isLast) => this.boot(accel, isLast, startOpts),
       (attempt) => {
         failed.push(attempt.accelerator);
         startOpts.onNotice?.(
@@ -144,17 +146,47 @@ class QemuDriver implements Driver {
     };
   }
 
+  /**
+   * Shares over virtiofs when a virtiofsd is installed and starts, else 9p; the guest config
+   * (which tells the guest how to mount them) is written to match.
+   */
+  private async prepareShares(onNotice: ((message: string) => void) | undefined) {
+    const { settings, paths } = this.ctx;
+    await stopVirtiofsd(paths.runDir);
+    const binary =
+      settings.sharedFolders.length === 0 || this.opts.virtiofsd === false
+        ? undefined
+        : (this.opts.virtiofsd ?? findVirtiofsd());
+    let virtiofs = false;
+    if (binary) {
+      try {
+        await startVirtiofsd(binary, paths.runDir, settings.sharedFolders);
+        virtiofs = true;
+      } catch (e) {
+        onNotice?.(`virtiofs unavailable (${(e as Error).message}); sharing folders over 9p`);
+      }
+    }
+    const config = virtiofs ? vzGuestConfig(this.ctx.guestConfig) : this.ctx.guestConfig;
+    // Holds the guest's private host key: readable by the owner only.
+    writeFileSync(this.files.guestConfig, JSON.stringify(config), { mode: 0o600 });
+    return settings.sharedFolders.map((f) =>
+      virtiofs ? { ...f, virtiofsSocket: virtiofsdFiles(paths.runDir, f.tag).socket } : f,
+    );
+  }
+
   private async boot(
     accelerator: QemuAccelerator,
     isLast: boolean,
-    signal: AbortSignal | undefined,
+    startOpts: DriverStartOptions,
   ): Promise<{ pid: number; port: number }> {
     const { settings, paths } = this.ctx;
+    const signal = startOpts.signal;
     const port = await freePort();
     // Keep the previous boot's console for `logs --previous`; QEMU truncates its file.
     if (existsSync(paths.serialLog)) renameSync(paths.serialLog, `${paths.serialLog}.1`);
     rmSync(this.files.pid, { force: true });
     rmSync(this.files.qmp, { force: true });
+    const shares = await this.prepareShares(startOpts.onNotice);
     const args = qemuArgs({
       arch: settings.arch,
       accelerator,
@@ -167,7 +199,7 @@ class QemuDriver implements Driver {
         ...(settings.image.system ? [{ path: settings.image.system, readOnly: true }] : []),
         { path: paths.dataDisk, readOnly: false },
       ],
-      shares: settings.sharedFolders,
+      shares,
       agentHostPort: port,
       agentGuestPort: AGENT_PORT,
       fwCfgFile: this.files.guestConfig,
@@ -178,8 +210,10 @@ class QemuDriver implements Driver {
       hostIsRoot: process.getuid?.() === 0,
     });
     const launched = await this.launch(args);
-    if (launched.code !== 0)
+    if (launched.code !== 0) {
+      await stopVirtiofsd(paths.runDir);
       throw new Error(`${this.binary} (${accelerator}) failed: ${launched.stderr.trim()}`);
+    }
     const pid = await waitUntil('the QEMU pid file', () => livePid(this.files.pid), {
       timeoutMs: 10_000,
     });
@@ -203,6 +237,7 @@ class QemuDriver implements Driver {
       );
     } catch (e) {
       await terminate(pid, 2000);
+      await stopVirtiofsd(paths.runDir);
       rmSync(this.files.info, { force: true });
       throw e;
     }
@@ -259,6 +294,7 @@ class QemuDriver implements Driver {
         );
       }
     }
+    await stopVirtiofsd(this.ctx.paths.runDir);
     for (const f of [this.files.pid, this.files.qmp, this.files.info, this.files.guestConfig])
       rmSync(f, { force: true });
   }
