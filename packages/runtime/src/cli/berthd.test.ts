@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistryProxy } from '../images/registry/test-proxy.js';
-import { BERTHD_JS } from '../testing/berthd.js';
+import { BERTHD_JS, spawnBerthd } from '../testing/berthd.js';
 import { docker, dockerBinary } from '../testing/docker-cli.js';
-import { run, stopChild, tempDir, trackDaemon, waitFor } from '../testing/process.js';
+import { run, stopChild, tempDir, waitFor } from '../testing/process.js';
 import { startRegistry } from '../testing/registry.js';
 import { socketRequest } from '../testing/socket-http.js';
 import { skipUnless } from '../testing/tools.js';
@@ -33,34 +33,13 @@ async function startIn(dir: string, extra: string[] = []): Promise<Running> {
   const socket = join(dir, 'run', 'berth.sock');
   const dataRoot = join(dir, 'data');
   const execRoot = join(dir, 'exec');
-  const child = spawn(
-    process.execPath,
-    [
-      BERTHD_JS,
-      '-H',
-      `unix://${socket}`,
-      '--data-root',
-      dataRoot,
-      '--exec-root',
-      execRoot,
-      ...extra,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  trackDaemon(child);
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  await waitFor(
-    'berthd to answer /_ping',
-    async () => (await socketRequest(socket, '/_ping', { timeoutMs: 1_000 })).body === 'OK',
-    {
-      timeoutMs: 20_000,
-      giveUp: () => (child.exitCode === null ? undefined : `exited ${child.exitCode}: ${out}`),
-    },
-  );
-  return { child, socket, dataRoot, execRoot, output: () => out, exited };
+  const { child, output } = await spawnBerthd({ socket, dataRoot, execRoot, args: extra });
+  // The daemon may already have exited by now (`exitCode` set): then no 'exit' event follows.
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve(child.exitCode)
+      : new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { child, socket, dataRoot, execRoot, output, exited };
 }
 
 describe('berthd CLI', () => {

@@ -2,7 +2,7 @@
  * The built daemon (`dist/cli/berthd.js`) as a child process on a private unix socket, with
  * its data and exec roots in a temp dir. Pass `dataRoot` to restart on an existing store.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,26 +62,38 @@ export async function unmountUnder(dir: string): Promise<void> {
     await runOk('umount', ['-l', p], { timeoutMs: 10_000 }).catch(() => undefined);
 }
 
-export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd> {
-  const tmp = tempDir('berthd');
-  const socket = join(tmp.path, 'berth.sock');
-  const execRoot = join(tmp.path, 'exec');
-  const ownData = opts.dataRoot === undefined || opts.ownDataRoot === true;
-  const dataRoot = opts.dataRoot ?? tempDir('berthd-data').path;
-  mkdirSync(dataRoot, { recursive: true });
+/** A daemon process started by spawnBerthd(), answering on its socket. */
+export interface BerthdProcess {
+  child: ChildProcess;
+  /** What it wrote to stdout and stderr so far (the first 4 MB). */
+  output: () => string;
+}
+
+/**
+ * Spawns the daemon on `socket` with these roots and `args` after them, and waits until it
+ * answers `GET /_ping`; if it does not (or exits first), kills it and throws with its output.
+ */
+export async function spawnBerthd(o: {
+  socket: string;
+  dataRoot: string;
+  execRoot: string;
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<BerthdProcess> {
   const child = spawn(
     process.execPath,
     [
       BERTHD_JS,
       '-H',
-      `unix://${socket}`,
+      `unix://${o.socket}`,
       '--data-root',
-      dataRoot,
+      o.dataRoot,
       '--exec-root',
-      execRoot,
-      ...(opts.extraArgs ?? []),
+      o.execRoot,
+      ...(o.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env },
   );
   trackDaemon(child);
   let output = '';
@@ -94,32 +106,55 @@ export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd
     child.exitCode === null && child.signalCode === null
       ? undefined
       : `berthd exited (${child.exitCode ?? child.signalCode}):\n${output.trim()}`;
+  try {
+    await waitFor(
+      `berthd on ${o.socket}`,
+      async () => (await socketRequest(o.socket, '/_ping', { timeoutMs: 1000 })).body === 'OK',
+      { timeoutMs: o.timeoutMs ?? 20_000, giveUp: exited },
+    );
+  } catch (e) {
+    await stopChild(child, 'SIGKILL');
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`${why}\n--- berthd output ---\n${output}`);
+  }
+  return { child, output: () => output };
+}
 
+export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd> {
+  const tmp = tempDir('berthd');
+  const socket = join(tmp.path, 'berth.sock');
+  const execRoot = join(tmp.path, 'exec');
+  const ownData = opts.dataRoot === undefined || opts.ownDataRoot === true;
+  const dataRoot = opts.dataRoot ?? tempDir('berthd-data').path;
+  mkdirSync(dataRoot, { recursive: true });
   const cleanup = async (keepData: boolean) => {
     await unmountUnder(tmp.path);
     await unmountUnder(dataRoot);
     tmp.remove();
     if (ownData && !keepData) rmSync(dataRoot, { recursive: true, force: true });
   };
+  let daemon: BerthdProcess;
   try {
-    await waitFor(
-      `berthd on ${socket}`,
-      async () => (await socketRequest(socket, '/_ping', { timeoutMs: 1000 })).body === 'OK',
-      { timeoutMs: opts.startTimeoutMs ?? 20_000, giveUp: exited },
-    );
+    daemon = await spawnBerthd({
+      socket,
+      dataRoot,
+      execRoot,
+      args: opts.extraArgs,
+      env: opts.env,
+      timeoutMs: opts.startTimeoutMs,
+    });
   } catch (e) {
-    await stopChild(child, 'SIGKILL');
     await cleanup(false);
-    const why = e instanceof Error ? e.message : String(e);
-    throw new Error(`${why}\n--- berthd output ---\n${output}`);
+    throw e;
   }
+  const { child } = daemon;
   return {
     socket,
     dockerHost: `unix://${socket}`,
     dataRoot,
     execRoot,
     pid: child.pid ?? -1,
-    logs: () => output,
+    logs: daemon.output,
     stop: async (signal = 'SIGTERM', { keepData = false } = {}) => {
       await stopChild(child, signal, 15_000);
       await cleanup(keepData);
