@@ -6,29 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collectLeftovers } from '../networks/host-registry.js';
 import { engineTestSkip, startEngineEnv, type EngineEnv } from '../testing/engine-env.js';
+import { httpGet } from '../testing/http.js';
 import { freePort, run, tempDir, waitFor } from '../testing/process.js';
 import { skipUnless } from '../testing/tools.js';
 
 const skip = engineTestSkip() || skipUnless(['docker-compose', 'ip', 'iptables']);
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (b: Buffer) => (body += b.toString('utf8')));
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`)),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error('http timeout')));
-    req.on('error', reject);
-  });
-}
 
 describe('docker-compose v1 through berthd', { skip, timeout: 600_000 }, () => {
   let env: EngineEnv;
@@ -95,7 +81,7 @@ describe('docker-compose v1 through berthd', { skip, timeout: 600_000 }, () => {
     await waitFor(
       'web to serve /x from the volume',
       async () => {
-        body = await httpGet(`http://127.0.0.1:${port}/x`);
+        body = await httpGet(`http://127.0.0.1:${port}/x`, { requireOk: true });
         return true;
       },
       { timeoutMs: 30_000, intervalMs: 250 },
@@ -130,7 +116,7 @@ describe('docker-compose v1 through berthd', { skip, timeout: 600_000 }, () => {
     assert.equal((await compose(['exec', '-T', 'web', 'cat', '/data/y'])).stdout, 'kept\n');
     await waitFor(
       'web to serve again after restart',
-      async () => (await httpGet(`http://127.0.0.1:${port}/y`)) === 'kept\n',
+      async () => (await httpGet(`http://127.0.0.1:${port}/y`, { requireOk: true })) === 'kept\n',
       { timeoutMs: 30_000, intervalMs: 250 },
     );
 
@@ -147,6 +133,9 @@ describe('docker-compose v1 through berthd', { skip, timeout: 600_000 }, () => {
     const vol = await env.docker(['volume', 'inspect', `${project}_data`]);
     assert.notEqual(vol.code, 0, 'the named volume is gone');
     assert.match(vol.stderr, /No such volume/);
-    await assert.rejects(httpGet(`http://127.0.0.1:${port}/x`), 'the port is closed');
+    await assert.rejects(
+      httpGet(`http://127.0.0.1:${port}/x`, { requireOk: true }),
+      'the port is closed',
+    );
   });
 });

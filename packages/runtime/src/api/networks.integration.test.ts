@@ -7,52 +7,25 @@
  * namespaces are gone after the test.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collectLeftovers } from '../networks/host-registry.js';
-import { run, freePort, tempDir } from '../testing/process.js';
-import type { DockerResult } from '../testing/docker-cli.js';
-import {
-  describeResult,
-  engineTestSkip,
-  startEngineEnv,
-  type EngineEnv,
-} from '../testing/engine-env.js';
+import { httpGet } from '../testing/http.js';
+import { retry as retryFor, run, freePort, tempDir } from '../testing/process.js';
+import { engineTestSkip, startEngineEnv, type EngineEnv } from '../testing/engine-env.js';
 import { skipUnless } from '../testing/tools.js';
+import { startUdpEcho } from '../testing/udp-echo.js';
 
 /** dockerd's --host-gateway-ip for this suite's berthd (TEST-NET-1: never reached). */
 const HOST_GATEWAY_IP = '192.0.2.1';
 const skip = engineTestSkip() || skipUnless(['ip', 'iptables', 'nsenter', 'unshare']);
 
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (b: Buffer) => (body += b.toString('utf8')));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('http timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function retry<T>(what: string, fn: () => Promise<T>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
+const retry = <T>(what: string, fn: () => Promise<T>) =>
+  retryFor(what, fn, { timeoutMs: 20_000, intervalMs: 250 });
 
 describe('networks through berthd and the docker CLI', { skip }, () => {
   let env: EngineEnv;
@@ -62,14 +35,8 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
 
   const docker = (...args: string[]) => env.docker(args, { timeoutMs: 120_000 });
   const ok = async (...args: string[]) => (await env.dockerOk(args, { timeoutMs: 120_000 })).stdout;
-  const fails = async (args: string[], message: string | RegExp): Promise<DockerResult> => {
-    const r = await docker(...args);
-    const why = describeResult(args, r);
-    assert.notEqual(r.code, 0, why);
-    if (typeof message === 'string') assert.ok(r.stderr.includes(message), why);
-    else assert.match(r.stderr, message, why);
-    return r;
-  };
+  const fails = (args: string[], message: string | RegExp) =>
+    env.dockerFails(args, message, { timeoutMs: 120_000 });
   /** Runs busybox httpd serving `text` at /, published on 127.0.0.1 at a free port it returns. */
   const runWebServer = async (name: string, text: string, ...runOptions: string[]) => {
     const port = await freePort();
@@ -385,20 +352,7 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
     const key = (
       await ok('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', `${netName}-udp`)
     ).trim();
-    const echo = spawn(
-      'nsenter',
-      [
-        `--net=${key}`,
-        process.execPath,
-        '-e',
-        "const s=require('dgram').createSocket('udp4');" +
-          "s.on('message',(m,r)=>s.send('pong:'+m,r.port,r.address));" +
-          "s.bind(9000,'0.0.0.0',()=>console.log('ready'));",
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    t.after(() => echo.kill('SIGKILL'));
-    await once(echo.stdout, 'data');
+    await startUdpEcho(t, key);
     const mapping = (await ok('port', `${netName}-udp`, '9000/udp')).trim();
     const m = /^127\.0\.0\.1:(\d+)$/.exec(mapping);
     assert.ok(m, mapping);

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DockerResult } from '../testing/docker-cli.js';
 import { describeResult, engineTestSkip, startEngineEnv } from '../testing/engine-env.js';
 import type { EngineEnv } from '../testing/engine-env.js';
 import { runOk, tempDir } from '../testing/process.js';
@@ -50,14 +49,8 @@ describe('volumes through berthd and the docker CLI', { skip }, () => {
 
   const docker = (...args: string[]) => env.docker(args, { timeoutMs: 120_000 });
   const ok = async (...args: string[]) => (await env.dockerOk(args, { timeoutMs: 120_000 })).stdout;
-  const fails = async (args: string[], message: string | RegExp): Promise<DockerResult> => {
-    const r = await docker(...args);
-    const why = describeResult(args, r);
-    assert.notEqual(r.code, 0, why);
-    if (typeof message === 'string') assert.ok(r.stderr.includes(message), why);
-    else assert.match(r.stderr, message, why);
-    return r;
-  };
+  const fails = (args: string[], message: string | RegExp) =>
+    env.dockerFails(args, message, { timeoutMs: 120_000 });
 
   before(async () => {
     env = await startEngineEnv();

@@ -5,14 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { EngineError } from '../api/errors.js';
 import { detectCgroup } from '../containers/cgroups.js';
@@ -26,7 +22,9 @@ import { buildSpec } from '../containers/oci-spec.js';
 import { makeBusyboxRootfs } from '../containers/test-rootfs.js';
 import { MemoryEventBus } from '../events/bus.js';
 import { createLogger } from '../logging/logger.js';
-import { run, tempDir } from '../testing/process.js';
+import { httpGet } from '../testing/http.js';
+import { collect, retry, run, tempDir, within } from '../testing/process.js';
+import { startUdpEcho } from '../testing/udp-echo.js';
 import { skipUnless } from '../testing/tools.js';
 import { linkExists } from './kernel.js';
 import { NetworkManager } from './manager.js';
@@ -44,47 +42,6 @@ const skip =
   (choice ? false : 'no runc or crun installed');
 
 const EXTRA_APPLETS = ['nslookup', 'ping', 'httpd', 'nc', 'wget', 'ip', 'ifconfig', 'route'];
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function collect(stream: Readable | undefined): Promise<string> {
-  if (!stream) return Promise.resolve('');
-  return new Promise((resolve) => {
-    let out = '';
-    stream.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    stream.once('close', () => resolve(out));
-  });
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (b: Buffer) => (body += b.toString('utf8')));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('http timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function retry<T>(what: string, fn: () => Promise<T>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 describe('network sandboxes (real netns, veth, bridge, runc)', { skip }, () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -302,20 +259,7 @@ describe('network sandboxes (real netns, veth, bridge, runc)', { skip }, () => {
     });
     const box = await manager.createSandbox(req);
     t.after(() => manager.releaseSandbox(req.containerId));
-    const echo = spawn(
-      'nsenter',
-      [
-        `--net=${box.netnsPath ?? ''}`,
-        process.execPath,
-        '-e',
-        "const s=require('dgram').createSocket('udp4');" +
-          "s.on('message',(m,r)=>s.send('pong:'+m,r.port,r.address));" +
-          "s.bind(9000,'0.0.0.0',()=>console.log('ready'));",
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    t.after(() => echo.kill('SIGKILL'));
-    await within(once(echo.stdout, 'data'), 10_000, 'udp echo server');
+    await startUdpEcho(t, box.netnsPath ?? '');
     const port = Number(
       (box.networkSettings.Ports as Record<string, Array<{ HostPort: string }>>)['9000/udp']?.[0]
         ?.HostPort,

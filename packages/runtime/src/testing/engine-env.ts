@@ -3,6 +3,7 @@
  * images, a berthd on a private socket, and the docker CLI pointed at it. Integration test
  * files each start their own, so they run in parallel without sharing state.
  */
+import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { BERTHD_JS, startBerthd, type Berthd, type StartBerthdOptions } from './berthd.js';
 import { docker, type DockerOptions, type DockerResult } from './docker-cli.js';
@@ -32,6 +33,15 @@ export interface EngineEnv {
   docker(args: readonly string[], opts?: Omit<DockerOptions, 'host'>): Promise<DockerResult>;
   /** Like docker(), but throws with the output when the exit code is not 0. */
   dockerOk(args: readonly string[], opts?: Omit<DockerOptions, 'host'>): Promise<DockerResult>;
+  /**
+   * Like docker(), but asserts that the command fails and that its stderr holds `message`
+   * (a substring, or a pattern); returns the result for more checks.
+   */
+  dockerFails(
+    args: readonly string[],
+    message: string | RegExp,
+    opts?: Omit<DockerOptions, 'host'>,
+  ): Promise<DockerResult>;
   /** Stops berthd and starts a fresh one (same data root unless `fresh`). */
   restart(opts?: { fresh?: boolean; kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -58,6 +68,14 @@ export async function startEngineEnv(
       dockerOk: async (args, o = {}) => {
         const r = await env.docker(args, o);
         if (r.code !== 0) throw new Error(describeResult(args, r));
+        return r;
+      },
+      dockerFails: async (args, message, o = {}) => {
+        const r = await env.docker(args, o);
+        const why = describeResult(args, r);
+        assert.notEqual(r.code, 0, why);
+        if (typeof message === 'string') assert.ok(r.stderr.includes(message), why);
+        else assert.match(r.stderr, message, why);
         return r;
       },
       restart: async ({ fresh = false, kill = false } = {}) => {

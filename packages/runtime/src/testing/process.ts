@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export interface RunResult {
   code: number | null;
@@ -128,6 +129,43 @@ export async function waitFor(
   }
   const why = last instanceof Error ? `: ${last.message}` : '';
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+}
+
+/** `p`, or a rejection naming `what` once `ms` have passed. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** All a stream carries until it closes, as UTF-8 ('' for no stream). */
+export function collect(stream: Readable | undefined | null): Promise<string> {
+  if (!stream) return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (b: Buffer) => chunks.push(b));
+    stream.once('error', reject);
+    stream.once('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** Calls `fn` until it resolves and returns its value; throws its last error after the timeout. */
+export async function retry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  { timeoutMs = 15_000, intervalMs = 200 }: Omit<WaitOptions, 'giveUp'> = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
