@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_PORT, BOOT_STAGE_PREFIX, encodeConfigDisk } from '@berth/vm-image/protocol';
+import { AGENT_PORT, encodeConfigDisk } from '@berth/vm-image/protocol';
 import {
   DriverUnavailableError,
   type AgentAddress,
@@ -21,6 +21,7 @@ import {
   type StartedGuest,
 } from '../../driver.js';
 import { runCommand } from '../../util/process.js';
+import { waitForSignOfLife } from '../guest-console.js';
 import { waitUntil } from '../../util/wait.js';
 import {
   addressScript,
@@ -142,14 +143,7 @@ class HyperVDriver implements Driver {
     }).unref();
     await this.ps(startScript(this.vm.vmName));
     const timeoutMs = this.opts.bootTimeoutMs ?? 180_000;
-    await waitUntil(
-      'the guest to show life on its console',
-      () => readText(this.ctx.paths.serialLog).includes(BOOT_STAGE_PREFIX.trim()),
-      {
-        timeoutMs,
-        intervalMs: 250,
-      },
-    );
+    await waitForSignOfLife(this.ctx.paths.serialLog, { timeoutMs, intervalMs: 250 });
     const agent = await waitUntil('the guest’s address', () => this.guestAgent(), {
       timeoutMs,
       intervalMs: 1000,
@@ -190,13 +184,5 @@ class HyperVDriver implements Driver {
     ]) {
       rmSync(f, { force: true });
     }
-  }
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
   }
 }

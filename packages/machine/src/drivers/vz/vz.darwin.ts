@@ -5,11 +5,11 @@
  * entitlement for VZ to agree to run.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_PORT, BOOT_STAGE_PREFIX, encodeConfigDisk } from '@berth/vm-image/protocol';
+import { AGENT_PORT, encodeConfigDisk } from '@berth/vm-image/protocol';
 import {
   DriverUnavailableError,
   type AgentAddress,
@@ -20,6 +20,7 @@ import {
   type StartedGuest,
 } from '../../driver.js';
 import { ensureSparseDisk } from '../../util/disk.js';
+import { readText, waitForSignOfLife } from '../guest-console.js';
 import { isAlive, livePid, runCommand, terminate } from '../../util/process.js';
 import { waitUntil } from '../../util/wait.js';
 import {
@@ -101,15 +102,11 @@ class VzDriver implements Driver {
       timeoutMs,
       giveUp: () => (child.exitCode !== null ? `vz-host exited ${child.exitCode}` : undefined),
     });
-    await waitUntil(
-      'the guest to show life on its console',
-      () => readText(paths.serialLog).includes(BOOT_STAGE_PREFIX.trim()),
-      {
-        timeoutMs,
-        intervalMs: 200,
-        giveUp: () => (isAlive(pid) ? undefined : 'the VZ host process exited'),
-      },
-    );
+    await waitForSignOfLife(paths.serialLog, {
+      timeoutMs,
+      intervalMs: 200,
+      giveUp: () => (isAlive(pid) ? undefined : 'the VZ host process exited'),
+    });
     const agent = await waitUntil('the guest’s DHCP lease', () => this.agentAddress(), {
       timeoutMs,
       intervalMs: 500,
@@ -146,13 +143,5 @@ class VzDriver implements Driver {
     const { paths } = this.ctx;
     for (const f of [paths.dataDisk, paths.serialLog, `${paths.serialLog}.1`])
       rmSync(f, { force: true });
-  }
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
   }
 }
