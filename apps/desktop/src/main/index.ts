@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import {
   app,
   BrowserWindow,
+  dialog,
   ipcMain,
   Menu,
   nativeImage,
@@ -76,6 +77,14 @@ async function main(): Promise<void> {
     mode: machine ? 'vm' : 'native',
     engine: { restart: () => engine.restart() },
     vmConsole: machine ? (tail) => machine.logs().split('\n').slice(-tail) : undefined,
+    // The Build view's "Choose…": the native folder dialog, over the app's window.
+    pickFolder: async () => {
+      const options = { title: 'Folder to build', properties: ['openDirectory' as const] };
+      const r = window
+        ? await dialog.showOpenDialog(window, options)
+        : await dialog.showOpenDialog(options);
+      return r.canceled ? null : (r.filePaths[0] ?? null);
+    },
     onSettingsChanged: (s) => {
       app.setLoginItemSettings({ openAtLogin: s.startAtLogin });
       state.startAtLogin = s.startAtLogin;
