@@ -68,6 +68,26 @@ describe('EngineClient', () => {
     );
   });
 
+  it('negotiates again once an engine that was not up yet answers', async () => {
+    const later = join(dir, 'later.sock');
+    const client = new EngineClient({ host: `unix://${later}` });
+    await assert.rejects(
+      client.request({ method: 'GET', path: '/images/json' }),
+      EngineUnreachableError,
+    );
+    const engine = createServer((req, res) => {
+      res.writeHead(200, { 'Api-Version': '1.41', 'Content-Type': 'application/json' });
+      res.end(req.url === '/_ping' ? 'OK' : '[]');
+    });
+    await new Promise<void>((resolve) => engine.listen(later, resolve));
+    try {
+      assert.deepEqual(await client.request({ method: 'GET', path: '/images/json' }), []);
+      assert.equal(await client.apiVersion(), '1.41');
+    } finally {
+      await new Promise<void>((resolve) => engine.close(() => resolve()));
+    }
+  });
+
   it('maps status codes to typed errors carrying the engine message', async () => {
     const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.41' });
     await assert.rejects(client.request({ method: 'GET', path: '/images/nope/json' }), (err) => {

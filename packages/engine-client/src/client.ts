@@ -215,7 +215,11 @@ export class EngineClient {
 
   /** The API version in use: negotiated through `/_ping` on first use. */
   apiVersion(): Promise<string> {
-    this.version ??= this.negotiate();
+    this.version ??= this.negotiate().catch((e: unknown) => {
+      // Not kept: an engine that is still starting (a VM boot, a restart) answers a later call.
+      this.version = undefined;
+      throw e;
+    });
     return this.version;
   }
 
