@@ -333,7 +333,7 @@ async function apiLifecycle(
 
 // ---- the peer: Debian's dockerd on a private socket --------------------------------------
 
-interface Peer {
+export interface Peer {
   host: string;
   stop(): Promise<void>;
 }
@@ -347,7 +347,7 @@ const DOCKERD = '/usr/sbin/dockerd';
  * dockerd creates outside its roots (/etc/docker/key.json, /run/docker) are removed on stop.
  * Resolves with the reason when it cannot start here.
  */
-async function startDockerd(log: (l: string) => void): Promise<Peer | string> {
+export async function startDockerd(log: (l: string) => void): Promise<Peer | string> {
   if (!existsSync(DOCKERD)) return `${DOCKERD} is not installed`;
   if (process.getuid?.() !== 0) return 'dockerd needs root';
   const outside = ['/etc/docker/key.json', '/run/docker', '/etc/docker'].filter(

@@ -3,7 +3,7 @@
  * /proc/self/mountinfo. "unified" means pure cgroup v2 (crun's home); "legacy" covers both v1
  * and the hybrid layout where controllers sit on v1 and only an empty v2 tree is mounted.
  */
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, statfsSync } from 'node:fs';
 
 /** statfs f_type of cgroup2fs (linux/magic.h CGROUP2_SUPER_MAGIC). */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -46,4 +46,59 @@ export function detectCgroup(root = '/sys/fs/cgroup'): CgroupInfo {
   }
   const swap = existsSync(`${root}/memory/memory.memsw.limit_in_bytes`);
   return { mode: 'legacy', controllers, swap };
+}
+
+/**
+ * Where a container's cgroup goes (the spec's cgroupsPath) and how its OOM kills are read
+ * after its run. On v2 the runtime's cgroup sits one level below a per-container parent that
+ * berthd removes itself: memory.events is hierarchical there, so the parent still counts the
+ * kills once the runtime (crun has no `run --keep` before 1.9) removed the container's own
+ * cgroup. On v1 the count is per cgroup only; it survives only with `run --keep`.
+ */
+export interface ContainerCgroup {
+  /** The spec's linux.cgroupsPath. */
+  specPath: string;
+  /** Whether the OOM count needs the runtime to keep the stopped container (`run --keep`). */
+  needsKeep(memoryLimited: boolean): boolean;
+  /** OOM kills the kernel counted for the container's run; 0 when unknown. */
+  oomKills(): number;
+  /** Removes what of the cgroup the runtime leaves behind (after its delete); idempotent. */
+  release(): void;
+}
+
+export function containerCgroup(
+  id: string,
+  info: CgroupInfo,
+  root = '/sys/fs/cgroup',
+): ContainerCgroup {
+  const readCount = (file: string): number => {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0; // no memory controller, or the cgroup is gone
+    }
+  };
+  if (info.mode === 'unified') {
+    const parent = `${root}/berth/${id}`;
+    return {
+      specPath: `/berth/${id}/ctr`,
+      needsKeep: () => false,
+      oomKills: () => readCount(`${parent}/memory.events`),
+      release: () => {
+        try {
+          rmdirSync(parent);
+        } catch {
+          // gone already; or the runtime's cgroup is still there (its delete failed)
+        }
+      },
+    };
+  }
+  return {
+    specPath: `/berth/${id}`,
+    // Docker on v1 reports OOMKilled only for a container's own limit, as here.
+    needsKeep: (memoryLimited) => memoryLimited,
+    oomKills: () => readCount(`${root}/memory/berth/${id}/memory.oom_control`),
+    release: () => undefined,
+  };
 }

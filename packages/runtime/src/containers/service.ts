@@ -25,7 +25,7 @@ import type { Logger } from '../logging/logger.js';
 import type { NetworkService, Sandbox, SandboxRequest } from '../networks/service.js';
 import type { DockerMount, VolumeService } from '../volumes/service.js';
 import { ContainerIo } from './attach.js';
-import { detectCgroup, type CgroupInfo } from './cgroups.js';
+import { containerCgroup, detectCgroup, type CgroupInfo } from './cgroups.js';
 import { findInitBinary } from './init-binary.js';
 import { JsonFileLog, parseLogConfig } from './logs.js';
 import { createRuntime, detectRuntime, runSupportsKeep, type OciRuntime } from './oci-runtime.js';
@@ -44,12 +44,11 @@ import { diskUsage, mountRootfs, rootfsPaths, unmountRootfs } from './rootfs.js'
 import {
   lastRuncError,
   readExitFile,
-  readPidFile,
   resizeTty,
-  shimAlive,
   shimPaths,
   startShim,
   type ShimHandle,
+  type StartedShim,
 } from './shim.js';
 import {
   initialState,
@@ -144,7 +143,7 @@ export class ContainerService {
   readonly store: ContainerStore;
   readonly runtime: OciRuntime;
   readonly runcBinary: string;
-  /** The runtime's `run` takes --keep (every runc; crun from 1.9). */
+  /** The runtime's `run` takes --keep (every runc; crun from 1.9); used where the OOM count needs it. */
   private readonly runKeep: boolean;
   readonly runtimeRoot: string;
   private readonly live = new Map<string, Live>();
@@ -389,7 +388,7 @@ export class ContainerService {
    * needs the rootfs mounted for a moment).
    */
   private async createMounts(rec: ContainerRecord, image: ImageContainerConfig): Promise<void> {
-    if (!this.volumes) return;
+    if (!this.volumes || !asksForMounts(rec, image)) return;
     const paths = rootfsPaths(this.dir(rec.ID));
     await mountRootfs(paths, await this.lowerDirs(rec), this.engine.config.dataRoot);
     try {
@@ -564,6 +563,7 @@ export class ContainerService {
     let sandboxCreated = false;
     const undo = async () => {
       unmountRootfs(paths);
+      containerCgroup(rec.ID, this.cgroup).release();
       if (sandboxCreated) await this.networks?.releaseSandbox(rec.ID).catch(() => undefined);
     };
     try {
@@ -625,6 +625,7 @@ export class ContainerService {
       }
 
       const prepared = await this.prepareVolumes(rec, imageConfig, paths.rootfs);
+      const cgroup = containerCgroup(rec.ID, this.cgroup);
       const userDests = new Set(prepared.specMounts.map((m) => m.destination));
       const specMounts = [
         ...mounts.filter((m) => !userDests.has(m.destination)),
@@ -648,7 +649,7 @@ export class ContainerService {
         hostConfig: hc,
         mounts: specMounts,
         namespaces,
-        cgroupsPath: `/berth/${rec.ID}`,
+        cgroupsPath: cgroup.specPath,
         cgroup: this.cgroup,
         ...(hc.Init ? { initPath: findInitBinary(this.engine.config.initPath) } : {}),
       });
@@ -660,13 +661,13 @@ export class ContainerService {
         paths: shim,
         runc: this.runcBinary,
         stateDir: this.runtimeRoot,
-        keep: this.runKeep,
+        keep: this.runKeep && cgroup.needsKeep((hc.Memory ?? 0) > 0 || (hc.MemorySwap ?? 0) > 0),
         tty: rec.Config.Tty ?? false,
         openStdin: rec.Config.OpenStdin ?? false,
         stdinOnce: rec.Config.StdinOnce ?? false,
         consoleSize: consoleSize(hc.ConsoleSize),
       });
-      const pid = await this.waitStarted(handle, shim);
+      const pid = await this.waitStarted(handle);
       if (pid === undefined) {
         // Nothing reads the output of a run that never started: drop our ends.
         for (const s of [handle.stdout, handle.stderr, handle.stdin]) s?.destroy();
@@ -674,7 +675,7 @@ export class ContainerService {
         await this.runtime.delete(rec.ID, { force: true }).catch(() => undefined);
         await undo();
         const detail = (await lastRuncError(shim)) ?? 'the container process failed to start';
-        const failure = startFailure(rec.Path, detail);
+        const failure = startFailure(this.runtime.name, rec.Path, detail);
         rec.State.ExitCode = failure.exitCode;
         rec.State.Error = detail;
         await this.store.save(rec);
@@ -804,24 +805,19 @@ export class ContainerService {
     await chown(resolved.onHost, user.uid, user.gid).catch(() => undefined);
   }
 
-  /** The container's pid once runc started it, or undefined when the shim ended first. */
-  private async waitStarted(
-    handle: ShimHandle,
-    paths: ReturnType<typeof shimPaths>,
-  ): Promise<number | undefined> {
-    let ended = false;
-    void handle.ended.then(() => {
-      ended = true;
+  /** The container's pid once the runtime started it, or undefined when the shim ended first. */
+  private async waitStarted(handle: StartedShim): Promise<number | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SystemError('timed out waiting for the container to start')),
+        START_TIMEOUT_MS,
+      );
     });
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      const pid = readPidFile(paths);
-      if (pid !== undefined) return pid;
-      if (ended || !shimAlive(handle.pid, handle.startTime)) return readPidFile(paths);
-      if (Date.now() > deadline) {
-        throw new SystemError('timed out waiting for the container to start');
-      }
-      await new Promise((r) => setTimeout(r, 10));
+    try {
+      return await Promise.race([handle.started, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -849,10 +845,15 @@ export class ContainerService {
     opts: { restart: boolean } = { restart: true },
   ): Promise<void> {
     const live = this.liveOf(rec);
-    const oomKilled = this.oomKilled(rec.ID);
-    await this.runtime.delete(rec.ID, { force: true }).catch((err: unknown) => {
-      this.log.warn('runtime delete failed', { id: rec.ID, err });
-    });
+    const cgroup = containerCgroup(rec.ID, this.cgroup);
+    const oomKilled = cgroup.oomKills() > 0;
+    // Only a run kept by the runtime (`run --keep`, or a runtime that died) leaves state.
+    if (existsSync(join(this.runtimeRoot, rec.ID))) {
+      await this.runtime.delete(rec.ID, { force: true }).catch((err: unknown) => {
+        this.log.warn('runtime delete failed', { id: rec.ID, err });
+      });
+    }
+    cgroup.release();
     unmountRootfs(rootfsPaths(this.dir(rec.ID)));
     if (rec.Shim?.sandbox !== false || this.networks) {
       await this.networks?.releaseSandbox(rec.ID).catch((err: unknown) => {
@@ -870,7 +871,10 @@ export class ContainerService {
         // keep the last settings
       }
     }
-    await this.store.save(rec);
+    // An auto-removed container is deleted right below: its final state need not hit the disk.
+    const autoRemoveNext =
+      rec.HostConfig.AutoRemove === true && !this.shuttingDown && !live.removing && opts.restart;
+    if (!autoRemoveNext) await this.store.save(rec);
     if (oomKilled) this.emit(rec, 'oom');
     this.emit(rec, 'die', { exitCode: String(exit.exitCode) });
     for (const w of [...live.exitWaiters]) w(exit.exitCode);
@@ -900,27 +904,11 @@ export class ContainerService {
       return;
     }
     if (rec.HostConfig.AutoRemove) {
-      await this.remove(rec.ID, { force: true, volumes: true }).catch((err: unknown) => {
+      await this.remove(rec.ID, { force: true, volumes: true }).catch(async (err: unknown) => {
         this.log.warn('auto-remove failed', { id: rec.ID, err });
+        if (this.store.get(rec.ID)) await this.store.save(rec).catch(() => undefined);
       });
     }
-  }
-
-  /** The kernel's OOM-kill count of the container's memory cgroup (kept by `runc run --keep`). */
-  private oomKilled(id: string): boolean {
-    const files =
-      this.cgroup.mode === 'unified'
-        ? [`/sys/fs/cgroup/berth/${id}/memory.events`]
-        : [`/sys/fs/cgroup/memory/berth/${id}/memory.oom_control`];
-    for (const f of files) {
-      try {
-        const m = /oom_kill (\d+)/.exec(readFileSync(f, 'utf8'));
-        if (m && Number(m[1]) > 0) return true;
-      } catch {
-        // no memory controller, or the cgroup is gone
-      }
-    }
-    return false;
   }
 
   // ---- stop, kill, restart, pause ----------------------------------------------------------
@@ -1170,6 +1158,7 @@ export class ContainerService {
       if (existsSync(join(this.runtimeRoot, cur.ID))) {
         await this.runtime.delete(cur.ID, { force: true }).catch(() => undefined);
       }
+      containerCgroup(cur.ID, this.cgroup).release();
       unmountRootfs(rootfsPaths(this.dir(cur.ID)));
       await this.volumes
         ?.releaseMounts(cur.ID, { removeAnonymous: opts.volumes })
@@ -1278,6 +1267,23 @@ function consoleSize(size: number[] | null | undefined): [number, number] | unde
   return h > 0 && w > 0 ? [h, w] : undefined;
 }
 
+/** Whether a container has any mount to prepare (a bind, volume, tmpfs or image VOLUME). */
+function asksForMounts(rec: ContainerRecord, image: ImageContainerConfig): boolean {
+  const hc = rec.HostConfig as Record<string, unknown>;
+  const some = (v: unknown) =>
+    Array.isArray(v)
+      ? v.length > 0
+      : typeof v === 'object' && v !== null && Object.keys(v).length > 0;
+  return (
+    some(hc.Binds) ||
+    some(hc.Mounts) ||
+    some(hc.Tmpfs) ||
+    some(hc.VolumesFrom) ||
+    some(image.Volumes) ||
+    some((rec.Config as Record<string, unknown>).Volumes)
+  );
+}
+
 /** "busybox" → "busybox:latest", as moby's "No such image" names a reference. */
 function displayRef(ref: string): string {
   try {
@@ -1330,8 +1336,12 @@ export function emptyNetworkSettings(mode: string): Record<string, unknown> {
 }
 
 /** moby's translateContainerdStartErr: 127 for a missing command, 126 when not executable. */
-function startFailure(cmd: string, detail: string): { exitCode: number; error: Error } {
-  const msg = `failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: ${detail}: unknown`;
+function startFailure(
+  runtime: string,
+  cmd: string,
+  detail: string,
+): { exitCode: number; error: Error } {
+  const msg = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${runtime} create failed: ${detail}: unknown`;
   const lower = detail.toLowerCase();
   if (
     lower.includes(cmd.toLowerCase()) &&

@@ -18,10 +18,19 @@
  * exit (the status, written last).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  watch,
+  type FSWatcher,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { mknod, S_IF, setTerminalSize } from '../os/libc.js';
@@ -79,7 +88,17 @@ export interface ShimHandle {
   ended: Promise<void>;
 }
 
-const WRITE_EXIT = 'echo $? >exit.tmp && mv exit.tmp exit';
+/** A shim just started by startShim. */
+export interface StartedShim extends ShimHandle {
+  /** The container's init pid once the runtime wrote it, or undefined when the shim ended first. */
+  started: Promise<number | undefined>;
+}
+
+/**
+ * No temp file and rename: that would be one more process (`mv`) on every exit. berthd reads
+ * the file only once the shim is gone, so it never sees it half-written.
+ */
+const WRITE_EXIT = 'echo $? >exit';
 
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -141,7 +160,7 @@ function untilClosed(s: Readable): Promise<void> {
 }
 
 /** Creates the FIFOs and starts the shim; the container starts running right away. */
-export function startShim(opts: ShimOptions): ShimHandle {
+export function startShim(opts: ShimOptions): StartedShim {
   const { paths } = opts;
   for (const f of [paths.exitFile, paths.pidFile, `${paths.exitFile}.tmp`]) {
     rmSync(f, { force: true });
@@ -191,7 +210,7 @@ export function startShim(opts: ShimOptions): ShimHandle {
     lines.push(
       // The status is written inside the session: busybox's script has no -e to return it.
       `SHELL=/bin/sh script -qfc ${sq(`${sizeCmd}${runc}; ${WRITE_EXIT}`)} /dev/null <${stdinFrom} >stdout 2>&1 3>&- 5>&-`,
-      `rc=$?; [ -e exit ] || { echo $rc >exit.tmp && mv exit.tmp exit; }`,
+      `rc=$?; [ -e exit ] || echo $rc >exit`,
     );
   } else {
     lines.push(`${runc} <${stdinFrom} >stdout 2>stderr 3>&- 4>&- 5>&-`, WRITE_EXIT);
@@ -207,25 +226,64 @@ export function startShim(opts: ShimOptions): ShimHandle {
   const closePlaceholders = () => {
     for (const fd of placeholders.splice(0)) closeSync(fd);
   };
-  // Once runc wrote the pid file, the shim's own fds are in place (its redirections come
-  // first); until then our write ends hold EOF off.
-  const timer = setInterval(() => {
-    if (readPidFile(paths) !== undefined || !shimAlive(pid, startTime)) {
-      clearInterval(timer);
-      closePlaceholders();
-    }
-  }, 20);
-  return {
+  const handle: ShimHandle = {
     pid,
     startTime,
     stdout,
     ...(stderr ? { stderr } : {}),
     ...(stdin ? { stdin } : {}),
-    ended: ended(pid, startTime, stdout, stderr, () => {
-      clearInterval(timer);
-      closePlaceholders();
-    }),
+    ended: ended(pid, startTime, stdout, stderr, closePlaceholders),
   };
+  // Once runc wrote the pid file, the shim's own fds are in place (its redirections come
+  // first); until then our write ends hold EOF off.
+  const started = pidWritten(paths, pid, startTime, handle.ended).then((p) => {
+    closePlaceholders();
+    return p;
+  });
+  return { ...handle, started };
+}
+
+const STARTED_POLL_MS = 50;
+
+/**
+ * The pid from the runtime's pid file as soon as it appears (inotify on the directory: the
+ * runtime writes the file and renames it into place), or undefined once the shim is gone
+ * without one. A slow poll covers a missed event and a shim that died.
+ */
+function pidWritten(
+  paths: ShimPaths,
+  pid: number,
+  startTime: string,
+  shimEnded: Promise<void>,
+): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (value: number | undefined) => {
+      if (done) return;
+      done = true;
+      watcher?.close();
+      clearInterval(poll);
+      resolve(value);
+    };
+    const check = (gone: boolean) => {
+      const found = readPidFile(paths);
+      if (found !== undefined || gone) finish(found);
+    };
+    let watcher: FSWatcher | undefined;
+    try {
+      // The exit file comes after the pid file, or instead of it when the start failed.
+      watcher = watch(paths.dir, (_event, name) => {
+        if (name === basename(paths.pidFile)) check(false);
+        else if (name === basename(paths.exitFile)) check(true);
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined; // the poll below still finds it
+    }
+    const poll = setInterval(() => check(!shimAlive(pid, startTime)), STARTED_POLL_MS);
+    void shimEnded.then(() => check(true));
+    check(false);
+  });
 }
 
 /** Opens berthd's ends of a live shim's FIFOs again (after a berthd restart). */

@@ -2,16 +2,17 @@
  * The container store: one directory per container under `<data-root>/containers/<id>/`,
  * holding `config.v2.json` (Docker's shape: Config, HostConfig, State, ...), the writable
  * overlay layer (`upper/`, `work/`), the json-file log and the shim's FIFOs. The JSON is
- * written atomically (temp file + fsync + rename + fsync of the directory) and validated with
- * zod when read back, so a crash mid-write leaves the previous version, never a torn one.
+ * written atomically (temp file + fsync + rename) and validated with zod when read back, so a
+ * crash mid-write leaves the previous version, never a torn one.
  *
  * Lookup follows moby's order: full ID, then name (with or without the slash), then a unique
  * ID prefix.
  */
-import { open, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../api/errors.js';
+import { discardDir, sweepDiscarded } from '../os/discard.js';
 
 export const stateSchema = z.object({
   Status: z.enum(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']),
@@ -115,6 +116,7 @@ export class ContainerStore {
   /** Reads every container; unreadable ones are reported and left on disk untouched. */
   async load(onInvalid: (id: string, err: unknown) => void): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o710 });
+    sweepDiscarded(this.root);
     for (const id of await readdir(this.root)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue;
       try {
@@ -198,11 +200,15 @@ export class ContainerStore {
     await (this.writes.get(id) ?? Promise.resolve()).catch(() => undefined);
     this.byId.delete(id);
     if (rec) this.releaseName(rec.Name, id);
-    await rm(this.dir(id), { recursive: true, force: true });
+    void discardDir(this.dir(id));
   }
 }
 
-/** temp + fsync + rename + fsync(dir): the file is either the old or the new version. */
+/**
+ * temp + fsync + rename: the file is either the old or the new version, also after a power
+ * loss. The directory is not synced (as moby's atomic writer does not): after a power loss a
+ * save may be lost, never torn — and it costs a second journal commit on every state change.
+ */
 export async function writeAtomic(dir: string, name: string, text: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${name}.tmp`);
@@ -214,10 +220,4 @@ export async function writeAtomic(dir: string, name: string, text: string): Prom
     await fh.close();
   }
   await rename(tmp, join(dir, name));
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
 }

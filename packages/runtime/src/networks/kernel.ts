@@ -4,9 +4,10 @@
  * ip_forward. Every command is bounded by a timeout and fails with the tool's own message.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../api/errors.js';
 import { isErrnoError, MNT, umount2 } from '../os/libc.js';
+import { createNetns } from './netns.js';
 
 const COMMAND_TIMEOUT_MS = 15_000;
 
@@ -104,9 +105,9 @@ export interface VethSpec {
 
 /**
  * Plugs veth pairs between bridges and the namespace at `netnsPath` and configures the
- * container ends; with `create`, makes the namespace first (a bind mount on `netnsPath`, lo
- * up). One shell runs every tool: each spawn from the daemon costs far more than a fork from
- * a small shell. On failure nothing of it is left.
+ * container ends; with `create`, makes the namespace first (netns.ts: no process). One shell
+ * runs both `ip` batches: each spawn from the daemon costs far more than a fork from a small
+ * shell. On failure nothing of it is left.
  */
 export async function setupSandbox(
   netnsPath: string,
@@ -117,27 +118,23 @@ export async function setupSandbox(
   if (/\s/.test(netnsPath)) {
     throw new SystemError(`network namespace path must not contain whitespace: ${netnsPath}`);
   }
+  if (create) createNetns(netnsPath);
+  if (veths.length === 0) return;
   const host = veths.flatMap((v) => [
     `link add name ${v.hostName} type veth peer name ${v.ifName} address ${v.mac} netns ${netnsPath}`,
     `link set dev ${v.hostName} master ${v.bridge} up`,
   ]);
-  const inside = [
-    ...(create ? ['link set lo up'] : []),
-    ...veths.flatMap((v) => [
-      `addr add ${v.addressCidr} dev ${v.ifName}`,
-      `link set dev ${v.ifName} up`,
-      ...(v.defaultVia ? [`route replace default via ${v.defaultVia} dev ${v.ifName}`] : []),
-    ]),
-  ];
-  const heredoc = (cmd: string, lines: string[]) =>
-    lines.length > 0 ? [`${cmd} <<'BERTH_EOF'`, ...lines, 'BERTH_EOF'] : [];
+  const inside = veths.flatMap((v) => [
+    `addr add ${v.addressCidr} dev ${v.ifName}`,
+    `link set dev ${v.ifName} up`,
+    ...(v.defaultVia ? [`route replace default via ${v.defaultVia} dev ${v.ifName}`] : []),
+  ]);
+  const heredoc = (cmd: string, lines: string[]) => [`${cmd} <<'BERTH_EOF'`, ...lines, 'BERTH_EOF'];
   const script = [
     'set -e',
-    ...(create ? ['unshare --net="$1" true'] : []),
     ...heredoc('ip -batch -', host),
     ...heredoc('nsenter --net="$1" ip -batch -', inside),
   ].join('\n');
-  if (create) closeSync(openSync(netnsPath, 'w', 0o444));
   try {
     await tool('sh', ['-c', script, 'berth-sandbox', netnsPath]);
   } catch (err) {

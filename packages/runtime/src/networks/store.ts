@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { discardDir, sweepDiscarded } from '../os/discard.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -127,6 +128,7 @@ export class NetworkStore {
   constructor(readonly root: string) {
     this.containersDir = join(root, 'containers');
     mkdirSync(this.containersDir, { recursive: true, mode: 0o711 });
+    sweepDiscarded(this.containersDir);
   }
 
   /** Every readable network record; unreadable ones are logged by the caller via `bad`. */
@@ -193,6 +195,6 @@ export class NetworkStore {
   }
 
   deleteContainer(id: string): void {
-    rmSync(this.containerDir(id), { recursive: true, force: true });
+    void discardDir(this.containerDir(id));
   }
 }

@@ -45,6 +45,9 @@ export const XATTR = { CREATE: 0x1, REPLACE: 0x2 } as const;
 /** File type bits for mknod's mode. */
 export const S_IF = { FIFO: 0o010000, CHR: 0o020000, BLK: 0o060000, REG: 0o100000 } as const;
 
+/** Namespace flags of unshare(2) and setns(2). */
+export const CLONE = { NEWNET: 0x40000000 } as const;
+
 /** prctl(2) options. */
 export const PR = { SET_CHILD_SUBREAPER: 36 } as const;
 
@@ -83,6 +86,8 @@ interface Libc {
   accept4: Fn;
   recvmsg: Fn;
   close: Fn;
+  unshare: Fn;
+  setns: Fn;
   strerror: (errnum: number) => string;
 }
 
@@ -137,6 +142,8 @@ function load(): Libc {
     accept4: f('int accept4(int fd, void *addr, void *len, int flags)'),
     recvmsg: f('intptr_t recvmsg(int fd, _Inout_ berth_msghdr *msg, int flags)'),
     close: f('int close(int fd)'),
+    unshare: f('int unshare(int flags)'),
+    setns: f('int setns(int fd, int nstype)'),
     strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string,
   };
   return libc;
@@ -322,4 +329,22 @@ export function recvmsg(fd: number, data: Buffer, control: Buffer, flags = 0): n
 
 export function close(fd: number): void {
   check(load().close(fd), 'close');
+}
+
+/**
+ * unshare(2). Namespaces such as the network one belong to the calling *thread*: on Node's
+ * main thread, a caller must setns() back before it yields to the event loop.
+ */
+export function unshare(flags: number): void {
+  check(load().unshare(flags), 'unshare');
+}
+
+/** setns(2): moves the calling thread into the namespace open as `fd`. */
+export function setns(fd: number, nstype: number): void {
+  check(load().setns(fd, nstype), 'setns');
+}
+
+/** ioctl(2) with a caller-laid-out argument buffer; returns the ioctl's result. */
+export function ioctl(fd: number, request: number, arg: Buffer): number {
+  return check(load().ioctl(fd, request, arg), 'ioctl');
 }
