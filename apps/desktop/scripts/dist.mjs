@@ -34,6 +34,12 @@ const { readBuilderConfig, resourcesFor, missingResources, GUEST_ARCH } = await 
 const config = readBuilderConfig();
 const arches = [...new Set(config[platform].target.flatMap((t) => t.arch))];
 
+// The berthd bundle where the engine runs natively beside the app (Linux).
+if (arches.some((a) => resourcesFor(config, platform, a).some((r) => r.berthdBundle))) {
+  const { bundleBerthd } = await import(join(app, 'dist', 'packaging', 'berthd-bundle.js'));
+  console.log(`dist: bundled berthd at ${await bundleBerthd()}`);
+}
+
 // 2. What electron-builder packs: the Electron binary (it is not downloadable here) and the
 // resources, the guest VM image for macOS and Windows included.
 let electronBinary;

@@ -84,7 +84,7 @@ describe('launch plan', () => {
   it('runs the packaged berthd bundle from the resources, the workspace build otherwise', () => {
     assert.equal(
       berthdEntry({ resourcesPath: '/opt/Berth/resources' }, '/dev/berthd.js'),
-      '/opt/Berth/resources/berthd/berthd.mjs',
+      '/opt/Berth/resources/berthd/dist/cli/berthd.mjs',
     );
     assert.equal(berthdEntry(undefined, '/dev/berthd.js'), '/dev/berthd.js');
   });

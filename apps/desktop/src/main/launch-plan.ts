@@ -123,10 +123,15 @@ export function findElectron(
   return binary;
 }
 
+/** The bundled berthd's entry inside its folder (src/packaging/berthd-bundle.ts makes it). */
+export const BERTHD_BUNDLE_ENTRY = 'dist/cli/berthd.mjs';
+
 /**
- * berthd's entry for a native engine: the single-file bundle shipped in a packaged app's
- * resources (electron-builder.yml puts it at `berthd/berthd.mjs`), else the workspace build.
+ * berthd's entry for a native engine: the bundle shipped in a packaged app's resources
+ * (electron-builder.yml puts its folder at `berthd/`), else the workspace build.
  */
 export function berthdEntry(packaged: { resourcesPath: string } | undefined, devPath: string) {
-  return packaged ? join(packaged.resourcesPath, 'berthd', 'berthd.mjs') : devPath;
+  return packaged
+    ? join(packaged.resourcesPath, 'berthd', ...BERTHD_BUNDLE_ENTRY.split('/'))
+    : devPath;
 }

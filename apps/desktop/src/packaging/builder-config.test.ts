@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { EngineClient } from '@berth/engine-client';
+import { berthdEntry } from '../main/launch-plan.js';
+import { BERTHD_BUNDLE_DIR, bundleBerthd } from './berthd-bundle.js';
 import {
   APP_DIR,
   missingResources,
@@ -58,6 +63,11 @@ describe('electron-builder.yml', () => {
         platform !== 'linux',
         `${platform}/${arch}: the VM image only where the engine runs in a VM`,
       );
+      assert.equal(
+        res.some((r) => r.berthdBundle && r.to === 'berthd'),
+        platform === 'linux',
+        `${platform}/${arch}: berthd itself only where it runs natively`,
+      );
       for (const r of res) assert.doesNotMatch(r.from, /\$\{/, `${r.from}: every macro expands`);
     }
     assert.ok(
@@ -74,7 +84,7 @@ describe('electron-builder.yml', () => {
     );
     const missing = missingResources(all);
     assert.deepEqual(
-      missing.filter((r) => !r.vmImage).map((r) => r.from),
+      missing.filter((r) => !r.vmImage && !r.berthdBundle).map((r) => r.from),
       [],
       'resources made by npm run build',
     );
@@ -82,5 +92,66 @@ describe('electron-builder.yml', () => {
     const images = missing.filter((r) => r.vmImage).map((r) => r.from);
     if (images.length)
       t.diagnostic(`not built yet (npm run vm-image): ${[...new Set(images)].join(', ')}`);
+  });
+
+  it('ships berthd on Linux: the bundle npm run dist makes, outside the asar, runs natively', async (t) => {
+    const linux = resourcesFor(config, 'linux', 'x64').find((r) => r.berthdBundle);
+    assert.equal(linux?.path, BERTHD_BUNDLE_DIR);
+    assert.ok(config.files.includes('!dist/resources/**'), 'not packed twice (asar and resources)');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-bundle-'));
+    let daemon: ChildProcess | undefined;
+    try {
+      const started = Date.now();
+      const entry = await bundleBerthd(join(dir, 'berthd'));
+      t.diagnostic(`bundled in ${Date.now() - started} ms`);
+      // Where the packaged app looks for it (launch-plan.ts's berthdEntry).
+      assert.equal(entry, berthdEntry({ resourcesPath: dir }, ''));
+      assert.ok(
+        existsSync(join(dir, 'berthd/node_modules/@koromix', `koffi-linux-${process.arch}`)),
+        "koffi's native module beside it",
+      );
+      const version = spawnSync(process.execPath, [entry, '--version'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(version.status, 0, version.stderr);
+      assert.match(version.stdout, /\d+\.\d+\.\d+/);
+      if (process.getuid?.() !== 0) return t.diagnostic('not root: berthd not started');
+      // Outside the workspace: everything it loads is in the bundle's own folder.
+      const socket = join(dir, 'berth.sock');
+      daemon = spawn(
+        process.execPath,
+        [
+          entry,
+          '-H',
+          `unix://${socket}`,
+          '--data-root',
+          join(dir, 'data'),
+          '--exec-root',
+          join(dir, 'exec'),
+        ],
+        { cwd: dir, stdio: 'ignore' },
+      );
+      const client = new EngineClient({ host: `unix://${socket}` });
+      const deadline = Date.now() + 30_000;
+      let info: unknown;
+      while (!info) {
+        assert.equal(daemon.exitCode, null, 'the bundled berthd keeps running');
+        assert.ok(Date.now() < deadline, 'the bundled berthd answers within 30 s');
+        info = await client
+          .request({ method: 'GET', path: '/info', timeoutMs: 2000 })
+          .catch(() => undefined);
+        if (!info) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal((info as { OSType?: string }).OSType, 'linux');
+    } finally {
+      if (daemon && daemon.exitCode === null) {
+        const exited = new Promise((r) => daemon?.once('exit', r));
+        daemon.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+        daemon.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

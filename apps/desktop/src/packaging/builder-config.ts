@@ -61,7 +61,12 @@ export interface Resource {
   path: string;
   /** Made by `npm run vm-image` rather than by `npm run build`. */
   vmImage: boolean;
+  /** The berthd bundle, made by `npm run dist` itself (berthd-bundle.ts) before packaging. */
+  berthdBundle: boolean;
 }
+
+/** electron-builder.yml's source of the berthd bundle (BERTHD_BUNDLE_DIR, from apps/desktop). */
+export const BERTHD_BUNDLE_FROM = 'dist/resources/berthd';
 
 export function resourcesFor(config: BuilderConfig, platform: Platform, arch: Arch): Resource[] {
   const env: Record<string, string> = { BERTH_GUEST_ARCH: GUEST_ARCH[arch] };
@@ -74,6 +79,7 @@ export function resourcesFor(config: BuilderConfig, platform: Platform, arch: Ar
       to: r.to,
       path: resolve(APP_DIR, from),
       vmImage: r.from.includes('vm-image'),
+      berthdBundle: from === BERTHD_BUNDLE_FROM,
     };
   });
 }
