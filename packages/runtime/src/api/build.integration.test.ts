@@ -4,8 +4,8 @@
  * file invalidating its COPY and what follows, --no-cache), .dockerignore, build args,
  * --target, several tags, --label, ADD of a local tar, ONBUILD, FROM scratch; each error
  * case (syntax error naming the line, failing RUN with command and exit code and no leftover
- * containers, missing COPY source, a context symlink escaping the context); the built image
- * runs and inspect shows its config.
+ * containers with --force-rm, missing COPY source, a context symlink escaping the context);
+ * the built image runs and inspect shows its config.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -276,9 +276,9 @@ describe('docker build (classic builder) through berthd', { skip, timeout: 1_800
     assert.match(r.stderr, /dockerfile parse error line 3: unknown instruction: FORM/);
   });
 
-  it('reports a failing RUN with its command and exit code, leaving no image or container', async () => {
+  it('reports a failing RUN with its command and exit code, leaving no image or container with --force-rm', async () => {
     const dir = ctx({ Dockerfile: `FROM ${busybox}\nRUN echo before\nRUN exit 3\n` });
-    const r = await build(['-t', 'failing', dir]);
+    const r = await build(['--force-rm', '-t', 'failing', dir]);
     assert.equal(r.code, 3, describeResult(['build'], r));
     assert.match(
       r.stdout + r.stderr,

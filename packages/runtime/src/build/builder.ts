@@ -70,8 +70,10 @@ export interface BuildRequest {
   labels: Readonly<Record<string, string>>;
   noCache: boolean;
   pull: boolean;
-  /** Remove intermediate containers (`--rm`, the default). */
+  /** Remove a step's container once the step succeeded (`--rm`, the default). */
   remove: boolean;
+  /** Remove the step containers left behind when the build fails (`--force-rm`). */
+  forceRemove: boolean;
   quiet: boolean;
   platform?: PlatformSpec | undefined;
   networkMode: string;
@@ -176,6 +178,8 @@ export class Builder {
   private step = 0;
   private total = 0;
   private metaArgs = new Map<string, string | undefined>();
+  /** RUN containers left behind: every one without --rm, and a failed RUN's (as moby). */
+  private readonly kept: string[] = [];
 
   constructor(
     private readonly deps: BuildDeps,
@@ -191,6 +195,17 @@ export class Builder {
   }
 
   async run(): Promise<{ id: Digest }> {
+    try {
+      return await this.runStages();
+    } catch (err) {
+      // moby's containerManager.RemoveAll on a failed dispatch, with --force-rm only.
+      if (this.req.forceRemove)
+        for (const id of this.kept.splice(0)) await this.removeContainer(id, true);
+      throw err;
+    }
+  }
+
+  private async runStages(): Promise<{ id: Digest }> {
     const df = parseDockerfile(this.req.dockerfile);
     const { metaArgs, stages: allStages } = splitStages(df);
     let stages = allStages;
@@ -329,11 +344,10 @@ export class Builder {
         if (!this.req.quiet) this.req.output(msg);
       },
       signal: this.req.signal,
-    }).catch((err: unknown) => {
-      if (existing) return undefined; // --pull with no registry: Docker keeps the local image
-      throw err;
     });
-    return loadImage(engine, result?.record.id ?? (existing?.id as Digest));
+    // With --pull a failed pull fails the build, as moby's pullForBuilder does: no silent
+    // fallback to a stale local image.
+    return loadImage(engine, result.record.id);
   }
 
   // ---- expansion ---------------------------------------------------------------------------
@@ -649,7 +663,11 @@ export class Builder {
       state.image = await commitStep(engine, containers, id, state.image, state.run, createdBy);
       ok = true;
     } finally {
-      if (ok ? this.req.remove : true) await this.removeContainer(id, ok);
+      // A cancelled build kills and removes its container, as moby does; a failed RUN's stays
+      // for inspection unless --force-rm.
+      if (ok ? this.req.remove : this.req.signal?.aborted === true)
+        await this.removeContainer(id, ok);
+      else this.kept.push(id);
     }
     await this.remember(state, key, parent);
   }

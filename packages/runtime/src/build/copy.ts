@@ -3,8 +3,8 @@
  * rootfs — always resolved inside that root, so a symlink in a hostile context cannot make
  * the daemon read host files), hashing them for the cache (`file:`/`dir:` as Docker names
  * them in history), and writing them into the step container's rootfs with Docker's
- * destination rules. ADD also unpacks local tar archives (plain or gzip) with the layer
- * applier, which refuses entries escaping the destination.
+ * destination rules. ADD also unpacks local tar archives (archive.ts) with the layer applier,
+ * which refuses entries escaping the destination.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -15,7 +15,6 @@ import {
   lstat,
   lutimes,
   mkdir,
-  open,
   readdir,
   readlink,
   rm,
@@ -23,11 +22,10 @@ import {
   utimes,
 } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { InvalidParameterError } from '../api/errors.js';
 import { resolveInRoot } from '../containers/rootfs-path.js';
 import { applyLayer } from '../storage/apply-layer.js';
-import { decompressLayer } from '../storage/decompress.js';
+import { archiveKind, openArchive } from './archive.js';
 import { globMatch, hasWildcards } from './patterns.js';
 
 export class CopyError extends InvalidParameterError {}
@@ -225,30 +223,6 @@ async function copyEntry(src: string, target: string, opts: WriteOptions): Promi
   await utimes(target, st.atime, st.mtime);
 }
 
-/** What kind of archive ADD would unpack: plain or gzip tar; undefined for other files. */
-async function archiveKind(path: string): Promise<'tar' | 'gzip' | undefined> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    let data = head.subarray(0, bytesRead);
-    let kind: 'tar' | 'gzip' = 'tar';
-    if (data[0] === 0x1f && data[1] === 0x8b) {
-      try {
-        data = gunzipSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-      } catch {
-        return undefined;
-      }
-      kind = 'gzip';
-    }
-    return data.length >= 262 && data.subarray(257, 262).toString('latin1') === 'ustar'
-      ? kind
-      : undefined;
-  } finally {
-    await fh.close();
-  }
-}
-
 export interface CopyRequest {
   keyword: 'COPY' | 'ADD';
   sources: readonly CopySource[];
@@ -284,12 +258,10 @@ export async function copyInto(root: string, req: CopyRequest): Promise<void> {
       continue;
     }
     if (req.keyword === 'ADD') {
-      const kind = await archiveKind(src.hostPath);
+      const kind = await archiveKind(src.hostPath, src.rel);
       if (kind) {
         const dir = await mkdirInRoot(root, dest, req.owner);
-        await applyLayer(await decompressLayer(createReadStream(src.hostPath)), dir, {
-          sameOwner: true,
-        });
+        await applyLayer(await openArchive(src.hostPath, kind, src.rel), dir, { sameOwner: true });
         continue;
       }
     }

@@ -58,6 +58,18 @@ export async function intermediateImages(
   return out;
 }
 
+/** Whether a stored image names `id` as its parent (moby's imageStore.Children). */
+async function hasChild(
+  engine: Engine,
+  links: ReadonlyMap<Digest, Digest>,
+  id: Digest,
+): Promise<boolean> {
+  for (const [child, parent] of links) {
+    if (parent === id && (await engine.images.get(child))) return true;
+  }
+  return false;
+}
+
 export type DeleteItem = { Untagged: string } | { Deleted: string };
 
 export interface DeleteResult {
@@ -107,6 +119,14 @@ export async function deleteImage(
     events.emit('image', 'untag', id, { name: id });
   };
   const users = await imageUsers(engine, id);
+  const links = parents ? await parents.parentLinks() : undefined;
+  // A hard conflict, as moby's conflictDependentChild: not even force removes a parent.
+  const childConflict = async (): Promise<ConflictError | undefined> =>
+    links && (await hasChild(engine, links, id))
+      ? new ConflictError(
+          `conflict: unable to delete ${short(id)} (cannot be forced) - image has dependent child images`,
+        )
+      : undefined;
   let removedRepositoryRef = false;
 
   if (!isIdPrefix(id, name)) {
@@ -129,6 +149,8 @@ export async function deleteImage(
   } else if (isSingleReference(record)) {
     const running = users.find((u) => u.running);
     const stopped = users.find((u) => !u.running);
+    const child = await childConflict();
+    if (child) throw child;
     if (running) throw inUse(id, running, true);
     if (!force && stopped) throw inUse(id, stopped, false);
     for (const ref of [...record.repoTags, ...record.repoDigests]) await untag(ref);
@@ -137,18 +159,21 @@ export async function deleteImage(
 
   const running = users.find((u) => u.running);
   const stopped = users.find((u) => !u.running);
-  const conflict = running
-    ? inUse(id, running, true)
-    : !force && record.repoTags.length + record.repoDigests.length > 1
-      ? new ConflictError(
-          `conflict: unable to delete ${short(id)} (must be forced) - image is referenced in multiple repositories`,
-        )
-      : !force && stopped
-        ? inUse(id, stopped, false)
-        : undefined;
+  const child = await childConflict();
+  const conflict = child
+    ? child
+    : running
+      ? inUse(id, running, true)
+      : !force && record.repoTags.length + record.repoDigests.length > 1
+        ? new ConflictError(
+            `conflict: unable to delete ${short(id)} (must be forced) - image is referenced in multiple repositories`,
+          )
+        : !force && stopped
+          ? inUse(id, stopped, false)
+          : undefined;
   if (conflict) {
-    // Docker keeps a now-untagged image that a container uses, without complaint.
-    if (removedRepositoryRef && users.length > 0) return { items, reclaimed: 0 };
+    // Docker keeps a now-untagged image that a container or a child image uses, quietly.
+    if (removedRepositoryRef && (users.length > 0 || child)) return { items, reclaimed: 0 };
     throw conflict;
   }
   for (const ref of [...record.repoTags, ...record.repoDigests]) await untag(ref);
@@ -167,16 +192,10 @@ async function removeParents(
   result: DeleteResult,
 ): Promise<DeleteResult> {
   const links = await parents.parentLinks();
-  const hasChild = async (parent: Digest): Promise<boolean> => {
-    for (const [child, p] of links) {
-      if (p === parent && (await engine.images.get(child))) return true;
-    }
-    return false;
-  };
   let reclaimed = result.reclaimed;
   for (let parentId = links.get(id); parentId; parentId = links.get(parentId)) {
     const parent = await engine.images.get(parentId);
-    if (!parent || !untagged(parent) || (await hasChild(parentId))) break;
+    if (!parent || !untagged(parent) || (await hasChild(engine, links, parentId))) break;
     if ((await imageUsers(engine, parentId)).length > 0) break;
     reclaimed += (await removeImage(engine, parent, result.items, true)).reclaimed;
   }
@@ -271,18 +290,25 @@ export function danglingFilter(values: readonly string[] | undefined): boolean |
   throw new InvalidParameterError(`invalid filter 'dangling=${v}'`);
 }
 
-/** `POST /images/prune`: dangling images by default, all unused ones with `dangling=false`. */
+/**
+ * `POST /images/prune`: dangling images by default, all unused ones with `dangling=false`, as
+ * moby's ImagesPrune: an untagged image with children (an intermediate one) is never a
+ * candidate — it goes with its last child; a named image is removed by its names, so one that
+ * child images still need is only untagged; conflicts skip an image rather than fail.
+ */
 export async function pruneImages(
   engine: Engine,
   filters: Map<string, string[]>,
+  parents?: ImageParents,
 ): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
   const danglingOnly = danglingFilter(filters.get('dangling')) ?? true;
   const untilValues = filters.get('until') ?? [];
   const until = untilValues.length > 0 ? parseTimestamp(untilValues[0] ?? '') : undefined;
-  const deleted: DeleteItem[] = [];
-  let reclaimed = 0;
+  const links = parents ? await parents.parentLinks() : new Map<Digest, Digest>();
+  const candidates: ImageRecord[] = [];
   for (const record of await engine.images.list()) {
     if (danglingOnly && record.repoTags.length > 0) continue;
+    if (untagged(record) && (await hasChild(engine, links, record.id))) continue;
     const details = await imageDetails(engine.content, record).catch(() => undefined);
     if (!details) continue;
     if (until !== undefined && BigInt(createdSeconds(details.config)) * 1_000_000_000n >= until) {
@@ -293,9 +319,24 @@ export async function pruneImages(
     const negated = filters.get('label!') ?? [];
     if (negated.length > 0 && negated.some((w) => labelsMatch(labels, [w]))) continue;
     if ((await imageUsers(engine, record.id)).length > 0) continue;
-    const result = await deleteImage(engine, record.id, { force: true });
-    deleted.push(...result.items);
-    reclaimed += result.reclaimed;
+    candidates.push(record);
+  }
+  const deleted: DeleteItem[] = [];
+  let reclaimed = 0;
+  for (const record of candidates) {
+    const names = [...record.repoTags, ...record.repoDigests];
+    for (const name of names.length > 0 ? names : [record.id]) {
+      // An earlier removal may have taken it already (as an untagged parent).
+      if (!(await engine.images.get(record.id))) break;
+      try {
+        const result = await deleteImage(engine, name, { parents });
+        deleted.push(...result.items);
+        reclaimed += result.reclaimed;
+      } catch (err) {
+        if (err instanceof ConflictError || err instanceof NotFoundError) break;
+        throw err;
+      }
+    }
   }
   return { ImagesDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: reclaimed };
 }

@@ -70,7 +70,7 @@ export function registerImageRoutes(router: Router, engine: Engine, parents?: Im
     .post('/images/prune', async (ctx) => {
       const filters = queryFilters(ctx.query);
       checkFilterKeys(filters, PRUNE_FILTER_KEYS);
-      const report = await pruneImages(engine, filters);
+      const report = await pruneImages(engine, filters, parents);
       engine.events.emit('image', 'prune', '', { reclaimed: String(report.SpaceReclaimed) });
       sendJson(ctx.res, 200, report);
     })
