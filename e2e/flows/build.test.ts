@@ -140,6 +140,32 @@ describe('e2e: build', { skip: e2eSkip(), timeout: 420_000 }, () => {
     assert.doesNotMatch(images.stdout, /fails/);
   });
 
+  it("cancels a running build: the log stops and the step's container goes", async () => {
+    const slow = await mkdtemp(join(tmpdir(), 'berth-e2e-build-slow-'));
+    try {
+      await writeFile(
+        join(slow, 'Dockerfile'),
+        `FROM ${stack.env.images.busybox.ref}\nRUN echo sleeping && sleep 120\n`,
+      );
+      await build.show();
+      await build.build({ folder: slow });
+      await build.log.getByText(/^sleeping$/m).waitFor({ timeout: 120_000 });
+      await build.form.getByRole('button', { name: 'Cancel' }).click();
+      await build.error.waitFor({ timeout: 30_000 });
+      assert.equal(((await build.error.textContent()) ?? '').trim(), 'The build was cancelled');
+      const sleeping = async () =>
+        (await stack.env.dockerOk(['ps', '-a', '--no-trunc', '--format', '{{.Command}}'])).stdout
+          .split('\n')
+          .filter((c) => c.includes('sleep 120'));
+      const deadline = Date.now() + 30_000;
+      while ((await sleeping()).length > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await sleeping(), [], 'the engine removed the cancelled step container');
+    } finally {
+      await rm(slow, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a folder that does not exist with a clear message', async () => {
     await build.show();
     await build.build({ folder: join(folder, 'no-such-dir') });

@@ -171,27 +171,37 @@ export async function runBuild(
   signal?: AbortSignal,
 ): Promise<{ imageId: string; tags: string[] }> {
   if (!isAbsolute(p.context)) throw new Error('The folder must be an absolute path');
-  const ctx = await packContext(p.context, p.dockerfile);
-  const res = await client.raw({
-    method: 'POST',
-    path: `/build?${buildQuery(p, ctx.dockerfile)}`,
-    headers: { 'Content-Type': 'application/x-tar' },
-    body: ctx.tar,
-    signal,
-  });
   let imageId: string | undefined;
-  for await (const raw of jsonMessages(res)) {
-    const m = buildMessageSchema.safeParse(raw);
-    if (!m.success) continue;
-    const error = m.data.errorDetail?.message ?? m.data.error;
-    if (error !== undefined) {
-      emit('build.output', { buildId: p.buildId, error });
-      throw new Error(error);
+  try {
+    const ctx = await packContext(p.context, p.dockerfile);
+    const res = await client.raw({
+      method: 'POST',
+      path: `/build?${buildQuery(p, ctx.dockerfile)}`,
+      headers: { 'Content-Type': 'application/x-tar' },
+      body: ctx.tar,
+      signal,
+    });
+    for await (const raw of jsonMessages(res)) {
+      const m = buildMessageSchema.safeParse(raw);
+      if (!m.success) continue;
+      const error = m.data.errorDetail?.message ?? m.data.error;
+      if (error !== undefined) {
+        emit('build.output', { buildId: p.buildId, error });
+        throw new Error(error);
+      }
+      if (m.data.aux?.ID) imageId = m.data.aux.ID;
+      if (m.data.stream !== undefined || m.data.aux?.ID)
+        emit('build.output', {
+          buildId: p.buildId,
+          stream: m.data.stream,
+          imageId: m.data.aux?.ID,
+        });
     }
-    if (m.data.aux?.ID) imageId = m.data.aux.ID;
-    if (m.data.stream !== undefined || m.data.aux?.ID)
-      emit('build.output', { buildId: p.buildId, stream: m.data.stream, imageId: m.data.aux?.ID });
+  } catch (err) {
+    if (!signal?.aborted) throw err;
   }
+  // Cancelling destroys the request: the stream fails or just ends; say which it was.
+  if (signal?.aborted) throw new Error('The build was cancelled');
   if (!imageId) throw new Error('The build ended without an image');
   return { imageId, tags: p.tags };
 }
