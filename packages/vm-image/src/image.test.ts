@@ -83,7 +83,8 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
     await Promise.all(guests.map((g) => g.waitForExit(10_000)));
   }
 
-  async function boot(): Promise<{ guest: BootedGuest; client: Client; readyMs: number }> {
+  /** Boots the image (after any guest left running) and waits until it is ready. */
+  async function bootReady(label: string): Promise<BootedGuest> {
     await killAll();
     const guest = await bootGuest({
       imageDir: image.dir,
@@ -93,9 +94,17 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
     });
     guests.push(guest);
     const readyMs = await guest.waitForStage('ready', READY_TIMEOUT_MS);
+    console.log(
+      `# ${label}: ready after ${(readyMs / 1000).toFixed(1)} s wall (${/berth-stage: ready (\S+)/.exec(guest.serial())?.[1]} guest uptime)`,
+    );
+    console.log(`# stages (wall ms): ${JSON.stringify(guest.stageTimes())}`);
+    return guest;
+  }
+
+  async function connect(guest: BootedGuest): Promise<Client> {
     const client = await connectAgent(guest.sshPort, clientKey);
     clients.push(client);
-    return { guest, client, readyMs };
+    return client;
   }
 
   async function powerOff(guest: BootedGuest, client: Client): Promise<void> {
@@ -107,11 +116,8 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
   }
 
   it('first boot: formats the data disk, serves the engine over ssh, powers off cleanly', async () => {
-    const { guest, client, readyMs } = await boot();
-    console.log(
-      `# first boot: ready after ${(readyMs / 1000).toFixed(1)} s wall (${/berth-stage: ready (\S+)/.exec(guest.serial())?.[1]} guest uptime)`,
-    );
-    console.log(`# stages (wall ms): ${JSON.stringify(guest.stageTimes())}`);
+    const guest = await bootReady('first boot');
+    const client = await connect(guest);
     assert.match(guest.serial(), /berth-stage: data-disk formatted/);
 
     const ping = await engineRequest(client, 'GET', '/_ping');
@@ -161,25 +167,12 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
   });
 
   it('refuses a key it was not given; the data disk survives a reboot', async () => {
-    await killAll();
-    const guest = await bootGuest({
-      imageDir: image.dir,
-      manifest: image.manifest,
-      dataDisk,
-      configFile,
-    });
-    guests.push(guest);
-    const readyMs = await guest.waitForStage('ready', READY_TIMEOUT_MS);
-    console.log(
-      `# second boot: ready after ${(readyMs / 1000).toFixed(1)} s wall (${/berth-stage: ready (\S+)/.exec(guest.serial())?.[1]} guest uptime)`,
-    );
-    console.log(`# stages (wall ms): ${JSON.stringify(guest.stageTimes())}`);
+    const guest = await bootReady('second boot');
     await assert.rejects(connectAgent(guest.sshPort, otherKey), /authentication/i);
 
     // Second boot on the same disk: not formatted again, and the file is there.
     assert.doesNotMatch(guest.serial(), /data-disk formatted/);
-    const client = await connectAgent(guest.sshPort, clientKey);
-    clients.push(client);
+    const client = await connect(guest);
     const r = await execIn(client, 'cat /var/lib/berth/boot-test');
     assert.equal(r.stdout.trim(), 'persisted-42');
     assert.deepEqual(await engineRequest(client, 'GET', '/_ping'), { status: 200, body: 'OK' });
