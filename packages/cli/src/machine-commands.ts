@@ -6,6 +6,7 @@ import {
   berthPaths,
   dockerHostFor,
   defaultImageDir,
+  GuestArchSchema,
   hostArch,
   imageFromDir,
   readMachineKeys,
@@ -80,11 +81,16 @@ async function init(args: readonly string[], io: Io): Promise<number> {
       'no-share': { type: 'boolean' },
       image: { type: 'string' },
       accel: { type: 'string' },
+      arch: { type: 'string' },
       'insecure-registry': { type: 'string', multiple: true },
     },
   });
   const machine = machineFor(values.name, io);
-  const arch = hostArch();
+  // Another architecture runs emulated (TCG): slow, but it is how the arm64 image is tried here.
+  const parsedArch = GuestArchSchema.safeParse(values.arch ?? hostArch());
+  if (!parsedArch.success)
+    throw new UsageError(`--arch must be one of ${GuestArchSchema.options.join(', ')}`);
+  const arch = parsedArch.data;
   const home = io.env.HOME;
   const shares = values['no-share'] ? [] : (values.share ?? (home ? [home] : []));
   const cpus = positiveInt(values.cpus, '--cpus');

@@ -9,7 +9,7 @@ export const USAGE = `Usage: berth COMMAND
 
 Machine:
   berth machine init [--cpus N] [--memory MiB] [--disk GiB] [--share DIR]... [--image DIR]
-                     [--accel kvm,tcg] [--insecure-registry HOST:PORT]...
+                     [--accel kvm,tcg] [--arch x86_64|aarch64] [--insecure-registry HOST:PORT]...
   berth machine ${MACHINE_VERBS.filter((v) => v !== 'init').join('|')} [--name NAME]
 
 Docker:

@@ -113,5 +113,7 @@ describe('qemuArgs', () => {
     assert.deepEqual(after(args, '-machine'), ['virt']);
     assert.match(after(args, '-append')[0] ?? '', /^console=ttyAMA0 /);
     assert.deepEqual(after(args, '-cpu'), ['host']);
+    const tcg = qemuArgs({ ...base, arch: 'aarch64', accelerator: 'tcg' });
+    assert.deepEqual(after(tcg, '-cpu'), ['max,pauth-impdef=on']);
   });
 });
