@@ -42,14 +42,10 @@ if (arches.some((a) => resourcesFor(config, platform, a).some((r) => r.berthdBun
 
 // 2. What electron-builder packs: the Electron binary (it is not downloadable here) and the
 // resources, the guest VM image for macOS and Windows included.
-let electronBinary;
-try {
-  electronBinary = require('electron');
-} catch {
-  electronBinary = undefined;
-}
+// Found as `npm start` finds it: require('electron') would try to download a missing binary.
+const { findElectron } = await import(join(app, 'dist', 'main', 'launch-plan.js'));
 const problems = [];
-if (!electronBinary || !existsSync(electronBinary))
+if (!findElectron(app))
   problems.push(
     'the Electron binary is not installed (node_modules/electron/dist is empty: it was installed',
     '  with ELECTRON_SKIP_BINARY_DOWNLOAD=1, and its download site cannot be reached from this host).',
