@@ -3,7 +3,6 @@
 // dmg on macOS, nsis on Windows, AppImage and deb on Linux. It checks first that everything
 // a build needs is here and says what is missing instead of producing half an installer.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
