@@ -85,14 +85,17 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
   const labelMap = parseKeyValues(labels);
   const building = buildId !== undefined && outcome === undefined;
 
-  useEffect(() => {
-    if (!buildId) return;
-    return berth.on('build.output', (o: BuildOutput) => {
-      if (o.buildId !== buildId || o.stream === undefined) return;
-      const text = o.stream;
-      setLog((l) => (l + text).slice(-MAX_LOG_CHARS));
-    });
-  }, [berth, buildId]);
+  // Subscribed before any build starts, so the first lines cannot arrive unheard.
+  const current = useRef<string>(undefined);
+  useEffect(
+    () =>
+      berth.on('build.output', (o: BuildOutput) => {
+        if (o.buildId !== current.current || o.stream === undefined) return;
+        const text = o.stream;
+        setLog((l) => (l + text).slice(-MAX_LOG_CHARS));
+      }),
+    [berth],
+  );
 
   useEffect(() => {
     if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
@@ -125,6 +128,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
       noCache,
       pull,
     };
+    current.current = id;
     setBuildId(id);
     setLog('');
     setOutcome(undefined);
