@@ -42,6 +42,13 @@ describe('berth CLI without a machine', { timeout: 120_000 }, () => {
     assert.match(start.stderr, /does not exist; run: berth machine init/);
   });
 
+  it('takes everything after machine ssh options as the guest command, its options too', async () => {
+    const r = await berth(['machine', 'ssh', '--name', 'nope', 'uname', '-m'], { env });
+    assert.equal(r.code, 1, describeRun(['machine', 'ssh'], r));
+    assert.doesNotMatch(r.stderr, /Unknown option/);
+    assert.match(r.stderr, /"nope"/);
+  });
+
   it('refuses a machine whose guest image is missing, leaving nothing behind', async () => {
     const r = await berth(['machine', 'init', '--image', join(home, 'no-image'), '--no-share'], {
       env,

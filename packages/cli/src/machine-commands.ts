@@ -238,11 +238,12 @@ async function logs(args: readonly string[], io: Io): Promise<number> {
 
 /** A shell (or one command) in the guest over the agent's SSH, with a pty on a terminal. */
 async function ssh(args: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: { ...nameOption },
-    allowPositionals: true,
-  });
+  // Everything from the first word on is the guest's command, options included (`ssh uname -m`).
+  let first = 0;
+  while (first < args.length && args[first]!.startsWith('-') && args[first] !== '--')
+    first += args[first] === '--name' || args[first] === '-n' ? 2 : 1;
+  const { values } = parseArgs({ args: args.slice(0, first), options: { ...nameOption } });
+  const positionals = args.slice(args[first] === '--' ? first + 1 : first);
   const machine = machineFor(values.name, io);
   const agent = await machine.driver().guestAgent();
   if (!agent) throw new Error(`machine "${machine.name}" is not running; try: berth machine start`);
