@@ -5,13 +5,12 @@
  * (containers, network and volume gone).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collectLeftovers } from '../networks/host-registry.js';
+import { composeProject, type ComposeProject } from '../testing/compose.js';
 import { engineTestSkip, startEngineEnv, type EngineEnv } from '../testing/engine-env.js';
 import { httpGet } from '../testing/http.js';
-import { freePort, run, tempDir, waitFor } from '../testing/process.js';
+import { freePort, tempDir, waitFor } from '../testing/process.js';
 import { skipUnless } from '../testing/tools.js';
 
 const skip = engineTestSkip() || skipUnless(['docker-compose', 'ip', 'iptables']);
@@ -20,14 +19,12 @@ describe('docker-compose v1 through berthd', { skip, timeout: 600_000 }, () => {
   let env: EngineEnv;
   let dir: ReturnType<typeof tempDir>;
   let port: number;
+
   const project = `bc${process.pid}x${Date.now() % 100_000}`;
+  let composer: ComposeProject;
 
   const compose = async (args: string[], expectCode = 0) => {
-    const r = await run('docker-compose', ['-p', project, ...args], {
-      cwd: dir.path,
-      env: { ...process.env, DOCKER_HOST: env.berthd.dockerHost, COMPOSE_INTERACTIVE_NO_CLI: '1' },
-      timeoutMs: 120_000,
-    });
+    const r = await composer.run(args);
     const why = `docker-compose ${args.join(' ')} → ${r.code}\n${r.stdout}\n${r.stderr}`;
     if (expectCode >= 0) assert.equal(r.code, expectCode, why);
     return { ...r, why };
@@ -38,30 +35,26 @@ describe('docker-compose v1 through berthd', { skip, timeout: 600_000 }, () => {
     dir = tempDir('compose');
     port = await freePort();
     const busybox = env.images.busybox.ref;
-    writeFileSync(
-      join(dir.path, 'docker-compose.yml'),
-      [
-        'version: "3"',
-        'services:',
-        '  web:',
-        `    image: ${busybox}`,
-        '    command: sh -c "echo hello-from-web && exec httpd -f -p 80 -h /data"',
-        `    ports: ["127.0.0.1:${port}:80"]`,
-        '    volumes: ["data:/data"]',
-        '    networks: [back]',
-        '  worker:',
-        `    image: ${busybox}`,
-        // Writes once: after a restart the file must still hold the first run's text.
-        '    command: sh -c "[ -f /shared/x ] || echo from-worker > /shared/x; exec sleep 300"',
-        '    volumes: ["data:/shared"]',
-        '    networks: [back]',
-        'networks:',
-        '  back: {}',
-        'volumes:',
-        '  data: {}',
-        '',
-      ].join('\n'),
-    );
+    composer = composeProject(env, project, dir.path);
+    composer.write([
+      'services:',
+      '  web:',
+      `    image: ${busybox}`,
+      '    command: sh -c "echo hello-from-web && exec httpd -f -p 80 -h /data"',
+      `    ports: ["127.0.0.1:${port}:80"]`,
+      '    volumes: ["data:/data"]',
+      '    networks: [back]',
+      '  worker:',
+      `    image: ${busybox}`,
+      // Writes once: after a restart the file must still hold the first run's text.
+      '    command: sh -c "[ -f /shared/x ] || echo from-worker > /shared/x; exec sleep 300"',
+      '    volumes: ["data:/shared"]',
+      '    networks: [back]',
+      'networks:',
+      '  back: {}',
+      'volumes:',
+      '  data: {}',
+    ]);
   });
 
   after(async () => {

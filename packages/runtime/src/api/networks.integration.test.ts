@@ -9,11 +9,10 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collectLeftovers } from '../networks/host-registry.js';
+import { composeProject } from '../testing/compose.js';
 import { httpGet } from '../testing/http.js';
 import { retry as retryFor, run, freePort, tempDir } from '../testing/process.js';
 import { engineTestSkip, startEngineEnv, type EngineEnv } from '../testing/engine-env.js';
@@ -451,37 +450,25 @@ describe('networks through berthd and the docker CLI', { skip }, () => {
     const dir = tempDir('berth-compose-net');
     t.after(() => dir.remove());
     const port = await freePort();
-    writeFileSync(
-      join(dir.path, 'docker-compose.yml'),
-      [
-        'version: "3"',
-        'services:',
-        '  web:',
-        `    image: ${busybox}`,
-        '    command: sh -c "mkdir -p /www && echo composed > /www/index.html && exec httpd -f -p 80 -h /www"',
-        `    ports: ["127.0.0.1:${port}:80"]`,
-        '    networks: [back]',
-        '  client:',
-        `    image: ${busybox}`,
-        '    command: sleep 120',
-        '    networks:',
-        '      back:',
-        '        aliases: [helper]',
-        'networks:',
-        '  back: {}',
-        '',
-      ].join('\n'),
-    );
+    const project = composeProject(env, `${netName}cp`, dir.path);
+    project.write([
+      'services:',
+      '  web:',
+      `    image: ${busybox}`,
+      '    command: sh -c "mkdir -p /www && echo composed > /www/index.html && exec httpd -f -p 80 -h /www"',
+      `    ports: ["127.0.0.1:${port}:80"]`,
+      '    networks: [back]',
+      '  client:',
+      `    image: ${busybox}`,
+      '    command: sleep 120',
+      '    networks:',
+      '      back:',
+      '        aliases: [helper]',
+      'networks:',
+      '  back: {}',
+    ]);
     const compose = async (...args: string[]) => {
-      const r = await run('docker-compose', ['-p', `${netName}cp`, ...args], {
-        cwd: dir.path,
-        env: {
-          ...process.env,
-          DOCKER_HOST: env.berthd.dockerHost,
-          COMPOSE_INTERACTIVE_NO_CLI: '1',
-        },
-        timeoutMs: 120_000,
-      });
+      const r = await project.run(args);
       assert.equal(r.code, 0, `docker-compose ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
       return r.stdout;
     };
