@@ -2,11 +2,10 @@
  * The built daemon (`dist/cli/berthd.js`) as a child process on a private unix socket, with
  * its data and exec roots in a temp dir. Pass `dataRoot` to restart on an existing store.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runOk, stopChild, tempDir, trackDaemon, waitFor } from './process.js';
+import { runOk, spawnDaemon, stopChild, tempDir, waitFor, type Daemon } from './process.js';
 import { socketRequest } from './socket-http.js';
 
 export const BERTHD_JS = fileURLToPath(new URL('../cli/berthd.js', import.meta.url));
@@ -62,13 +61,6 @@ export async function unmountUnder(dir: string): Promise<void> {
     await runOk('umount', ['-l', p], { timeoutMs: 10_000 }).catch(() => undefined);
 }
 
-/** A daemon process started by spawnBerthd(), answering on its socket. */
-export interface BerthdProcess {
-  child: ChildProcess;
-  /** What it wrote to stdout and stderr so far (the first 4 MB). */
-  output: () => string;
-}
-
 /**
  * Spawns the daemon on `socket` with these roots and `args` after them, and waits until it
  * answers `GET /_ping`; if it does not (or exits first), kills it and throws with its output.
@@ -80,8 +72,8 @@ export async function spawnBerthd(o: {
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
-}): Promise<BerthdProcess> {
-  const child = spawn(
+}): Promise<Daemon> {
+  const { child, output } = spawnDaemon(
     process.execPath,
     [
       BERTHD_JS,
@@ -93,19 +85,12 @@ export async function spawnBerthd(o: {
       o.execRoot,
       ...(o.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env },
+    { env: o.env, maxOutput: 4_000_000 },
   );
-  trackDaemon(child);
-  let output = '';
-  const collect = (b: Buffer) => {
-    if (output.length < 4_000_000) output += b.toString('utf8');
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
   const exited = () =>
     child.exitCode === null && child.signalCode === null
       ? undefined
-      : `berthd exited (${child.exitCode ?? child.signalCode}):\n${output.trim()}`;
+      : `berthd exited (${child.exitCode ?? child.signalCode}):\n${output().trim()}`;
   try {
     await waitFor(
       `berthd on ${o.socket}`,
@@ -115,9 +100,9 @@ export async function spawnBerthd(o: {
   } catch (e) {
     await stopChild(child, 'SIGKILL');
     const why = e instanceof Error ? e.message : String(e);
-    throw new Error(`${why}\n--- berthd output ---\n${output}`);
+    throw new Error(`${why}\n--- berthd output ---\n${output()}`);
   }
-  return { child, output: () => output };
+  return { child, output };
 }
 
 export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd> {
@@ -133,7 +118,7 @@ export async function startBerthd(opts: StartBerthdOptions = {}): Promise<Berthd
     tmp.remove();
     if (ownData && !keepData) rmSync(dataRoot, { recursive: true, force: true });
   };
-  let daemon: BerthdProcess;
+  let daemon: Daemon;
   try {
     daemon = await spawnBerthd({
       socket,

@@ -3,10 +3,7 @@
  * pointed at an engine by DOCKER_HOST, with its own config dir so nothing from the user's
  * ~/.docker (contexts, credentials, proxies) leaks in.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { run, type RunResult } from './process.js';
+import { processTempDir, run, type RunResult } from './process.js';
 import { which } from './tools.js';
 
 /** The docker CLI binary to use, or undefined when none is installed. */
@@ -14,15 +11,7 @@ export function dockerBinary(): string | undefined {
   return which('/usr/bin/docker') ?? which('docker');
 }
 
-let defaultConfigDir: string | undefined;
-function configDir(): string {
-  if (defaultConfigDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    defaultConfigDir = dir;
-  }
-  return defaultConfigDir;
-}
+const configDir = processTempDir('docker-config');
 
 export interface DockerOptions {
   /** DOCKER_HOST, e.g. `unix:///tmp/…/berth.sock`. */

@@ -3,7 +3,7 @@
  * wait a deadline, and every daemon started here is killed when the test process exits even if
  * a test forgot to stop it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,6 +86,34 @@ process.once('exit', () => {
 export function trackDaemon(child: ChildProcess): void {
   daemons.add(child);
   child.once('exit', () => daemons.delete(child));
+}
+
+/** A daemon started by spawnDaemon(), with what it printed. */
+export interface Daemon {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Its stdout and stderr interleaved, the first `maxOutput` characters. */
+  output: () => string;
+}
+
+/** Spawns a long-running child that dies with the test process, keeping what it prints. */
+export function spawnDaemon(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; maxOutput?: number } = {},
+): Daemon {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+  });
+  trackDaemon(child);
+  const max = opts.maxOutput ?? 1_000_000;
+  let output = '';
+  const collect = (b: Buffer) => {
+    if (output.length < max) output += b.toString('utf8');
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  return { child, output: () => output };
 }
 
 /** Sends a signal and waits (bounded) for the child to exit; escalates to SIGKILL. */
@@ -187,4 +215,17 @@ export function freePort(): Promise<number> {
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** One temp dir for the whole test process: made on the first call, removed when it exits. */
+export function processTempDir(prefix: string): () => string {
+  let dir: string | undefined;
+  return () => {
+    if (dir === undefined) {
+      const made = tempDir(prefix);
+      process.once('exit', () => made.remove());
+      dir = made.path;
+    }
+    return dir;
+  };
 }

@@ -3,7 +3,6 @@
  * 127.0.0.1, with its storage in a temp dir. Tests push test images to it and berthd pulls
  * from it over plain HTTP (allowed for loopback).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import {
   manifestSchema,
 } from '../images/oci.js';
 import type { Digest, ImageConfig, Manifest } from '../images/oci.js';
-import { freePort, stopChild, tempDir, trackDaemon, waitFor } from './process.js';
+import { freePort, spawnDaemon, stopChild, tempDir, waitFor } from './process.js';
 
 export interface Registry {
   /** `127.0.0.1:PORT`, the host part of image references. */
@@ -46,14 +45,7 @@ async function startOnce(port: number): Promise<Registry> {
   const storageDir = join(dir.path, 'storage');
   const configPath = join(dir.path, 'config.yml');
   writeFileSync(configPath, config(storageDir, port));
-  const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  trackDaemon(child);
-  let output = '';
-  const collect = (b: Buffer) => {
-    if (output.length < 1_000_000) output += b.toString('utf8');
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  const { child, output } = spawnDaemon(REGISTRY_BIN, ['serve', configPath]);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await stopChild(child);
@@ -68,14 +60,14 @@ async function startOnce(port: number): Promise<Registry> {
       },
       {
         timeoutMs: 10_000,
-        giveUp: () => (child.exitCode === null ? undefined : `exited: ${output.trim()}`),
+        giveUp: () => (child.exitCode === null ? undefined : `exited: ${output().trim()}`),
       },
     );
   } catch (e) {
     await stop();
     throw e;
   }
-  return { host: `127.0.0.1:${port}`, url, storageDir, logs: () => output, stop };
+  return { host: `127.0.0.1:${port}`, url, storageDir, logs: output, stop };
 }
 
 /** Starts a registry on a free loopback port; retries once if another process took the port. */

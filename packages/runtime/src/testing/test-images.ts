@@ -12,13 +12,12 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
 import { z } from 'zod';
 import { MediaTypes, descriptorSchema, isDigest, sha256Digest } from '../images/oci.js';
 import type { Digest } from '../images/oci.js';
-import { runOk } from './process.js';
+import { processTempDir, runOk } from './process.js';
 
 export type TestImageName = 'busybox' | 'multilayer' | 'multiarch' | 'big';
 
@@ -61,15 +60,7 @@ const BUSYBOX_BIN = '/bin/busybox';
 const UMOCI = 'umoci';
 const SKOPEO = 'skopeo';
 
-let workDir: string | undefined;
-function work(): string {
-  if (workDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'berth-test-images-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    workDir = dir;
-  }
-  return workDir;
-}
+const work = processTempDir('test-images');
 const layoutDir = () => join(work(), 'oci');
 
 // umoci rewrites index.json on every command, so builds (and the copies that read the layout)
