@@ -3,7 +3,7 @@
  * which runs on the same machine) is built by the engine; its log streams in as it comes, and
  * the image it makes can be run straight away.
  */
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
 import type { BuildOutput, BuildRequest } from '../../shared/contract.js';
 import { EmptyState, ErrorBanner } from '../components/common.js';
 import { View } from '../components/View.js';
@@ -63,39 +63,85 @@ function KeyValueField(props: {
 
 type Outcome = { imageId: string; tags: string[] } | { error: string };
 
+interface FormState {
+  folder: string;
+  dockerfile: string;
+  tags: string;
+  buildArgs: string;
+  labels: string;
+  target: string;
+  noCache: boolean;
+  pull: boolean;
+}
+
+interface BuildRun {
+  buildId: string;
+  log: string;
+  outcome?: Outcome;
+}
+
+/**
+ * The form and the last build live outside the view, for the page's life: a build goes on (and
+ * its log is kept) while another section is open, and coming back shows it with its Run button.
+ */
+const store = {
+  form: {
+    folder: '',
+    dockerfile: 'Dockerfile',
+    tags: '',
+    buildArgs: '',
+    labels: '',
+    target: '',
+    noCache: false,
+    pull: false,
+  } as FormState,
+  run: undefined as BuildRun | undefined,
+  listeners: new Set<() => void>(),
+  setRun: (next: BuildRun | undefined): void => {
+    store.run = next;
+    for (const l of store.listeners) l();
+  },
+  subscribe: (listener: () => void): (() => void) => {
+    store.listeners.add(listener);
+    return () => store.listeners.delete(listener);
+  },
+};
+
+function startBuild(berth: ReturnType<typeof useBerth>, request: BuildRequest): void {
+  const { buildId } = request;
+  store.setRun({ buildId, log: '' });
+  const off = berth.on('build.output', (o: BuildOutput) => {
+    const run = store.run;
+    if (o.buildId !== buildId || o.stream === undefined || run?.buildId !== buildId) return;
+    store.setRun({ ...run, log: (run.log + o.stream).slice(-MAX_LOG_CHARS) });
+  });
+  const finish = (outcome: Outcome) => {
+    off();
+    if (store.run?.buildId === buildId) store.setRun({ ...store.run, outcome });
+  };
+  berth
+    .invoke('build.run', request)
+    .then(finish, (err: unknown) => finish({ error: errorText(err) }));
+}
+
 export function BuildView(props: { onStarted: (id: string) => void }) {
   const berth = useBerth();
-  const [folder, setFolder] = useState('');
-  const [dockerfile, setDockerfile] = useState('Dockerfile');
-  const [tags, setTags] = useState('');
-  const [buildArgs, setBuildArgs] = useState('');
-  const [labels, setLabels] = useState('');
-  const [target, setTarget] = useState('');
-  const [noCache, setNoCache] = useState(false);
-  const [pull, setPull] = useState(false);
+  const [form, setForm] = useState(store.form);
+  const set = <K extends keyof FormState>(key: K, value: FormState[K]) =>
+    setForm((f) => (store.form = { ...f, [key]: value }));
+  const { folder, dockerfile, tags, buildArgs, labels, target, noCache, pull } = form;
+  const run = useSyncExternalStore(store.subscribe, () => store.run);
   const [pickerMissing, setPickerMissing] = useState(false);
-  const [buildId, setBuildId] = useState<string>();
-  const [log, setLog] = useState('');
-  const [outcome, setOutcome] = useState<Outcome>();
   const [running, setRunning] = useState<string>();
   const folderInput = useRef<HTMLInputElement>(null);
   const pre = useRef<HTMLPreElement>(null);
 
   const args = parseKeyValues(buildArgs);
   const labelMap = parseKeyValues(labels);
-  const building = buildId !== undefined && outcome === undefined;
-
-  // Subscribed before any build starts, so the first lines cannot arrive unheard.
-  const current = useRef<string>(undefined);
-  useEffect(
-    () =>
-      berth.on('build.output', (o: BuildOutput) => {
-        if (o.buildId !== current.current || o.stream === undefined) return;
-        const text = o.stream;
-        setLog((l) => (l + text).slice(-MAX_LOG_CHARS));
-      }),
-    [berth],
-  );
+  const buildId = run?.buildId;
+  const log = run?.log ?? '';
+  const outcome = run?.outcome;
+  const building = run !== undefined && outcome === undefined;
 
   useEffect(() => {
     if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
@@ -104,7 +150,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
   const choose = () => {
     berth.invoke('dialog.pickFolder', {}).then(
       (path) => {
-        if (path) setFolder(path);
+        if (path) set('folder', path);
         else {
           setPickerMissing(true);
           folderInput.current?.focus();
@@ -116,9 +162,8 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const id = newId('build');
-    const request: BuildRequest = {
-      buildId: id,
+    startBuild(berth, {
+      buildId: newId('build'),
       context: folder.trim(),
       dockerfile: dockerfile.trim() || 'Dockerfile',
       tags: parseTags(tags),
@@ -127,15 +172,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
       target: target.trim() || undefined,
       noCache,
       pull,
-    };
-    current.current = id;
-    setBuildId(id);
-    setLog('');
-    setOutcome(undefined);
-    berth.invoke('build.run', request).then(
-      (r) => setOutcome(r),
-      (err: unknown) => setOutcome({ error: errorText(err) }),
-    );
+    });
   };
 
   const cancel = () => {
@@ -156,7 +193,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
               name="folder"
               value={folder}
               placeholder="/path/to/project"
-              onChange={(e) => setFolder(e.target.value)}
+              onChange={(e) => set('folder', e.target.value)}
               disabled={building}
               required
             />
@@ -177,7 +214,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
             <input
               name="dockerfile"
               value={dockerfile}
-              onChange={(e) => setDockerfile(e.target.value)}
+              onChange={(e) => set('dockerfile', e.target.value)}
               disabled={building}
             />
           </label>
@@ -186,7 +223,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
             <input
               name="target"
               value={target}
-              onChange={(e) => setTarget(e.target.value)}
+              onChange={(e) => set('target', e.target.value)}
               disabled={building}
             />
           </label>
@@ -197,7 +234,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
             name="tags"
             value={tags}
             placeholder="myapp:latest, myapp:1.0"
-            onChange={(e) => setTags(e.target.value)}
+            onChange={(e) => set('tags', e.target.value)}
             disabled={building}
           />
         </label>
@@ -207,7 +244,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
             label="Build arguments"
             noun="build argument"
             value={buildArgs}
-            onChange={setBuildArgs}
+            onChange={(v) => set('buildArgs', v)}
             bad={args.bad}
             disabled={building}
           />
@@ -216,7 +253,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
             label="Labels"
             noun="label"
             value={labels}
-            onChange={setLabels}
+            onChange={(v) => set('labels', v)}
             bad={labelMap.bad}
             disabled={building}
           />
@@ -227,7 +264,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
               type="checkbox"
               name="noCache"
               checked={noCache}
-              onChange={(e) => setNoCache(e.target.checked)}
+              onChange={(e) => set('noCache', e.target.checked)}
               disabled={building}
             />
             No cache
@@ -237,7 +274,7 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
               type="checkbox"
               name="pull"
               checked={pull}
-              onChange={(e) => setPull(e.target.checked)}
+              onChange={(e) => set('pull', e.target.checked)}
               disabled={building}
             />
             Always pull the base images
