@@ -17,7 +17,6 @@
  * runc.pid (the container's init, written once it started), runc.log (runc's JSON log),
  * exit (the status, written last).
  */
-import { spawn } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -33,7 +32,8 @@ import { Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
-import { mknod, S_IF, setTerminalSize } from '../os/libc.js';
+import { mknod, S_IF, setTerminalSize, spawnSession } from '../os/libc.js';
+import { watchExit } from './reaper.js';
 
 export interface ShimPaths {
   /** The container directory (also the bundle). */
@@ -215,24 +215,29 @@ export function startShim(opts: ShimOptions): StartedShim {
   } else {
     lines.push(`${runc} <${stdinFrom} >stdout 2>stderr 3>&- 4>&- 5>&-`, WRITE_EXIT);
   }
-  const child = spawn('/bin/sh', ['-c', lines.join('\n'), 'berth-shim', paths.dir], {
-    detached: true,
-    stdio: 'ignore',
-  });
-  child.unref();
-  child.on('error', () => undefined);
-  const pid = child.pid ?? 0;
-  const startTime = processStartTime(pid) ?? '';
   const closePlaceholders = () => {
     for (const fd of placeholders.splice(0)) closeSync(fd);
   };
+  let pid: number;
+  try {
+    // Detached in its own session, so it outlives berthd; see spawnSession for why not spawn().
+    pid = spawnSession('/bin/sh', ['/bin/sh', '-c', lines.join('\n'), 'berth-shim', paths.dir]);
+  } catch (err) {
+    closePlaceholders();
+    for (const s of [stdout, stderr, stdin]) s?.destroy();
+    throw err;
+  }
+  const startTime = processStartTime(pid) ?? '';
   const handle: ShimHandle = {
     pid,
     startTime,
     stdout,
     ...(stderr ? { stderr } : {}),
     ...(stdin ? { stdin } : {}),
-    ended: ended(pid, startTime, stdout, stderr, closePlaceholders),
+    // EOF means the shim is exiting: reap it then (it is our child, but not Node's).
+    ended: ended(pid, startTime, stdout, stderr, closePlaceholders).then(() => {
+      void watchExit(pid);
+    }),
   };
   // Once runc wrote the pid file, the shim's own fds are in place (its redirections come
   // first); until then our write ends hold EOF off.
