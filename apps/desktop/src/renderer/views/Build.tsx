@@ -184,7 +184,12 @@ export function BuildView(props: { onStarted: (id: string) => void }) {
 
   return (
     <View id="build" title="Build">
-      <form className="form build-form" onSubmit={submit} aria-label="Build options">
+      <form
+        className="form build-form"
+        style={{ marginBottom: 16 }}
+        onSubmit={submit}
+        aria-label="Build options"
+      >
         <div className="row">
           <label className="grow">
             <span className="label">Folder</span>
