@@ -3,9 +3,10 @@ import type { ContainerDetail } from '../../shared/contract.js';
 import { ActionButtons, type RowAction } from '../components/DataTable.js';
 import { SearchField, Toolbar } from '../components/Toolbar.js';
 import { ErrorBanner, StateBadge } from '../components/common.js';
-import { parseAnsi, stripAnsi } from '../../shared/ansi.js';
+import { stripAnsi } from '../../shared/ansi.js';
 import { newId } from '../format.js';
 import { errorText, useAction, useBerth } from '../state.js';
+import { AnsiText } from './BuildLog.js';
 import { PortLinks, type LifecycleMethod } from './Containers.js';
 import { StatsView } from './Stats.js';
 
@@ -79,22 +80,7 @@ function Logs(props: { id: string }) {
         </label>
       </Toolbar>
       <pre ref={pre} className="log-output" aria-label="Container logs" tabIndex={0}>
-        {shown
-          ? parseAnsi(shown).map((seg, i) =>
-              seg.fg === undefined && !seg.bold ? (
-                seg.text
-              ) : (
-                <span
-                  key={i}
-                  className={`${seg.fg !== undefined ? `ansi${seg.fg}` : ''}${seg.bold ? ' ansi-bold' : ''}`}
-                >
-                  {seg.text}
-                </span>
-              ),
-            )
-          : ended
-            ? ''
-            : 'Waiting for output…'}
+        {shown ? <AnsiText text={shown} /> : ended ? '' : 'Waiting for output…'}
       </pre>
       {ended && <p className="muted small">{ended}</p>}
     </div>

@@ -10,6 +10,29 @@ const lines = (text: string) =>
     .map((l) => l.trim())
     .filter(Boolean);
 
+function NumberField(props: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  min: number;
+  max?: number;
+  step?: number;
+}) {
+  return (
+    <label>
+      <span className="label">{props.label}</span>
+      <input
+        type="number"
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+    </label>
+  );
+}
+
 export function SettingsView() {
   const berth = useBerth();
   const status = useEngineStatus();
@@ -68,35 +91,15 @@ export function SettingsView() {
           <fieldset>
             <legend>Resources of the VM</legend>
             <div className="grid3">
-              <label>
-                <span className="label">CPUs</span>
-                <input
-                  type="number"
-                  min={1}
-                  max={64}
-                  value={cpus}
-                  onChange={(e) => setCpus(e.target.value)}
-                />
-              </label>
-              <label>
-                <span className="label">Memory (MiB)</span>
-                <input
-                  type="number"
-                  min={512}
-                  step={256}
-                  value={memory}
-                  onChange={(e) => setMemory(e.target.value)}
-                />
-              </label>
-              <label>
-                <span className="label">Disk (GiB)</span>
-                <input
-                  type="number"
-                  min={8}
-                  value={disk}
-                  onChange={(e) => setDisk(e.target.value)}
-                />
-              </label>
+              <NumberField label="CPUs" min={1} max={64} value={cpus} onChange={setCpus} />
+              <NumberField
+                label="Memory (MiB)"
+                min={512}
+                step={256}
+                value={memory}
+                onChange={setMemory}
+              />
+              <NumberField label="Disk (GiB)" min={8} value={disk} onChange={setDisk} />
             </div>
             <label>
               <span className="label">Shared folders (one absolute path per line)</span>
