@@ -45,6 +45,7 @@ if (plan.ui.kind === 'electron') {
         ),
     },
     onProgress: (p) => console.log(`berth: VM ${String(p.percent).padStart(3)}% ${p.message}`),
+    onNotice: (message) => console.log(`berth: ${message}`),
   });
   const dockerHost = `export DOCKER_HOST=${berth.engineHost}`;
   if (plan.engine.kind === 'native') console.log(`berth: engine on ${berth.engineHost}`);

@@ -26,6 +26,8 @@ export interface HeadlessOptions extends Omit<
   machine?: Machine;
   /** Boot progress of the VM, for a terminal. */
   onProgress?: (p: Progress) => void;
+  /** What the VM reports besides progress: an accelerator fallback, a port the host had taken. */
+  onNotice?: (message: string) => void;
 }
 
 export interface Headless {
@@ -40,7 +42,7 @@ export interface Headless {
 }
 
 export async function startHeadless(opts: HeadlessOptions): Promise<Headless> {
-  const { plan, native, machine: givenMachine, onProgress, ...dashboardOpts } = opts;
+  const { plan, native, machine: givenMachine, onProgress, onNotice, ...dashboardOpts } = opts;
   let engine: EngineController = externalEngine;
   let engineHost: string;
   let ready: Promise<void>;
@@ -60,6 +62,13 @@ export async function startHeadless(opts: HeadlessOptions): Promise<Headless> {
     ready = Promise.resolve();
   } else if (plan.kind === 'vm') {
     const machine = givenMachine ?? new Machine();
+    machine.on('event', (e) => {
+      if (e.type === 'notice') onNotice?.(e.message);
+      else if (e.type === 'port-error')
+        onNotice?.(
+          `${e.port.containerName}: port ${e.port.hostPort}/${e.port.protocol} is not published on the host: ${e.message}`,
+        );
+    });
     engineHost = engineClientHost(machine.dockerSocket);
     dashboard = await startDashboard({
       ...dashboardOpts,
