@@ -9,7 +9,7 @@ import { EmptyState, ErrorBanner } from '../components/common.js';
 import { View } from '../components/View.js';
 import { newId, shortId } from '../format.js';
 import { errorText, useBerth } from '../state.js';
-import { AnsiText } from './BuildLog.js';
+import { AnsiText } from '../components/AnsiText.js';
 import { RunDialog } from './RunDialog.js';
 
 /** `KEY=value` lines → a map; the first line that is not one is returned as `bad`. */

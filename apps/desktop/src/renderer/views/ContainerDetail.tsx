@@ -6,7 +6,7 @@ import { ErrorBanner, StateBadge } from '../components/common.js';
 import { stripAnsi } from '../../shared/ansi.js';
 import { newId } from '../format.js';
 import { errorText, useAction, useBerth } from '../state.js';
-import { AnsiText } from './BuildLog.js';
+import { AnsiText } from '../components/AnsiText.js';
 import { PortLinks, type LifecycleMethod } from './Containers.js';
 import { StatsView } from './Stats.js';
 

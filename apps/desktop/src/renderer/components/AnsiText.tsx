@@ -1,4 +1,4 @@
-/** Text with ANSI colours as styled spans (the build log; any log that keeps its colours). */
+/** Text with ANSI colours as styled spans (container logs, the build log). */
 import { parseAnsi } from '../../shared/ansi.js';
 
 export function AnsiText(props: { text: string }) {
