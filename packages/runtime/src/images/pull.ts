@@ -54,6 +54,12 @@ import { countBytes, shortId, teeWithHeldEnd, TransferLimiter } from './transfer
 /** Docker's default max-concurrent-downloads is 3. */
 export const PULL_CONCURRENCY = 3;
 
+/**
+ * Buffer depth of the streams a layer flows through. At Node's default 16 KiB every 64 KiB
+ * network chunk stops and restarts the socket; a few chunks of slack keep it flowing.
+ */
+const STREAM_BUFFER_BYTES = 1 << 20;
+
 export type { LayerSource };
 
 /** What pull needs of a Snapshotter. */
@@ -205,7 +211,7 @@ async function fetchAndUnpack(
 
   async function pullLayer(layer: Descriptor, i: number): Promise<void> {
     const id = shortId(layer.digest);
-    const input = new PassThrough();
+    const input = new PassThrough({ highWaterMark: STREAM_BUFFER_BYTES });
     let downloaded = false;
     let extracted = 0;
     const reportExtracting = throttled((cur, total) =>

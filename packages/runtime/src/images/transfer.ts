@@ -49,7 +49,9 @@ export function countBytes(
   report: (current: number, total: number) => void,
 ): Readable {
   let current = 0;
+  // As deep as the source's buffer: a shallower one would pause the source at every chunk.
   const counter = new Transform({
+    highWaterMark: source.readableHighWaterMark,
     transform(chunk: Buffer, _enc, done) {
       current += chunk.length;
       report(current, total);
@@ -68,7 +70,7 @@ export function countBytes(
  * destroys it.
  */
 export function teeWithHeldEnd(source: Readable, side: Writable): Readable {
-  const main = new PassThrough();
+  const main = new PassThrough({ highWaterMark: source.readableHighWaterMark });
   let waiting = 0;
   const resume = () => {
     if (--waiting === 0) source.resume();

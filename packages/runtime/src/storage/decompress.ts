@@ -176,7 +176,7 @@ export async function decompressLayer(input: Readable, mediaType?: string): Prom
  * stream early destroys the others.
  */
 function pipeInto(input: Readable, decoder: Transform, format: Compression): Readable {
-  const out = new PassThrough();
+  const out = new PassThrough({ highWaterMark: DECODE_CHUNK_BYTES });
   input.on('error', (err) => out.destroy(err));
   decoder.on('error', (err) => out.destroy(asError(err, format)));
   out.on('close', () => {

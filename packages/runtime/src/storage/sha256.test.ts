@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
-import { createStreamHash } from './sha256.js';
+import { after, before, describe, it } from 'node:test';
+import { createStreamHash, setHashWorkers } from './sha256.js';
 
 function expected(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -17,6 +17,10 @@ async function hashInChunks(data: Buffer, chunk: number): Promise<string> {
 }
 
 describe('createStreamHash', () => {
+  let previous = 0;
+  before(() => (previous = setHashWorkers(2)));
+  after(() => setHashWorkers(previous));
+
   it('hashes nothing, a few bytes and less than a batch like createHash', async () => {
     for (const data of [Buffer.alloc(0), Buffer.from('abc'), randomBytes(300_000)]) {
       assert.equal(await hashInChunks(data, 65_536), expected(data));

@@ -1,13 +1,17 @@
 /**
- * sha256 of a stream, computed off the event loop. A pull hashes every layer twice (the blob's
- * digest and the tar's diff ID); on the main thread that was a third of a pull's CPU, and it
- * held up every other stream of the pull. Here the bytes are gathered into 1 MiB batches and
- * handed (transferred, not copied again) to a small pool of worker threads; the digest comes
+ * sha256 of a stream, computed off the event loop when there are cores to spare. A pull hashes
+ * every layer twice (the blob's digest and the tar's diff ID): on the main thread that is a
+ * good part of a pull's CPU, and it holds up every other stream of the pull. Here the bytes are
+ * gathered into 1 MiB batches and moved to a small pool of worker threads; the digest comes
  * back when asked for.
  *
- * Streams shorter than one batch (configs, manifests, small layers) never leave the thread:
- * there is nothing to win, and no worker is started for them. If a worker cannot be started or
- * dies, pending digests reject and later hashes run on the main thread.
+ * The pool has (cores - 2) workers: the event loop and libuv's thread pool (zlib, file writes)
+ * keep two cores busy during a pull. On a 2-core machine the copy into the worker, the worker's
+ * start and the hand-offs cost more CPU than the hashing they move (pull bench: 1.87× → 2.23×
+ * of skopeo's time), so there everything is hashed in-thread.
+ *
+ * Streams shorter than one batch (configs, manifests, small layers) never leave the thread.
+ * If a worker cannot be started or dies, pending digests reject and later hashes run in-thread.
  *
  * The worker's code is an inline script, so that berthd still works as one bundled file.
  */
@@ -129,11 +133,11 @@ class HashPool {
   private readonly workers: HashWorker[] = [];
   private disabled = false;
   private nextId = 1;
-  private readonly size = Math.max(1, Math.min(4, availableParallelism() - 1));
+  size = Math.max(0, Math.min(4, availableParallelism() - 2));
 
   /** The least busy worker (starting one if the pool is not full); undefined to hash in-thread. */
   pick(): { worker: HashWorker; id: number } | undefined {
-    if (this.disabled) return undefined;
+    if (this.disabled || this.size === 0) return undefined;
     let best = this.workers.reduce<HashWorker | undefined>(
       (a, w) => (a === undefined || w.backlog < a.backlog ? w : a),
       undefined,
@@ -156,6 +160,13 @@ class HashPool {
 }
 
 const pool = new HashPool();
+
+/** Sets the number of hash workers, returning the previous number (tests exercise the pool). */
+export function setHashWorkers(count: number): number {
+  const previous = pool.size;
+  pool.size = count;
+  return previous;
+}
 
 /** Hashes in-thread until a full batch exists, then on a worker. */
 class BatchedHash implements StreamHash {

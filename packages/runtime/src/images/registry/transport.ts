@@ -42,10 +42,14 @@ export interface SendOptions {
   signal?: AbortSignal | undefined;
 }
 
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
-};
+/**
+ * Sockets (and so responses) buffer 1 MiB: at Node's default 16 KiB, reading a blob stops and
+ * restarts the socket at every 64 KiB chunk.
+ */
+const SOCKET_BUFFER_BYTES = 1 << 20;
+// The agent hands its options to each net.Socket it creates (AgentOptions does not list them).
+const agentOptions = { keepAlive: true, maxSockets: 16, highWaterMark: SOCKET_BUFFER_BYTES };
+const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
 
 /** Sends one request; resolves with the response head (the body is still to be read). */
 export function send(opts: SendOptions): Promise<IncomingMessage> {
