@@ -6,8 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
-import { EngineClient } from './client.js';
+import { EngineClient, engineAddress } from './client.js';
 import { EngineUnreachableError, NotFoundError } from './errors.js';
+
+describe('engineAddress', () => {
+  it('reads DOCKER_HOST syntax: unix sockets, Windows named pipes, TCP', () => {
+    assert.deepEqual(engineAddress('unix:///run/berth/berth.sock'), {
+      socketPath: '/run/berth/berth.sock',
+    });
+    assert.deepEqual(engineAddress('npipe:////./pipe/berth-default'), {
+      socketPath: '\\\\.\\pipe\\berth-default',
+    });
+    assert.deepEqual(engineAddress('tcp://127.0.0.1:2375'), { host: '127.0.0.1', port: 2375 });
+    assert.throws(() => engineAddress('ssh://host'), /unsupported engine address/);
+  });
+});
 
 // A loopback HTTP server on a unix socket that answers the way the engine's HTTP layer does;
 // the client is also exercised against the real berthd in the runtime's integration tests.

@@ -32,16 +32,20 @@ export interface RequestSpec<S extends z.ZodType = z.ZodType> {
 }
 
 export interface EngineClientOptions {
-  /** `unix:///path/to.sock` or `tcp://127.0.0.1:2375`. */
+  /** `unix:///path/to.sock`, `npipe:////./pipe/NAME` or `tcp://127.0.0.1:2375`. */
   host: string;
   /** Pin a version instead of negotiating. */
   apiVersion?: string;
 }
 
-type Address = { socketPath: string } | { host: string; port: number };
+export type EngineAddress = { socketPath: string } | { host: string; port: number };
 
-function parseHost(host: string): Address {
+/** DOCKER_HOST syntax as Node's http connects to it (a named pipe is a socketPath too). */
+export function engineAddress(host: string): EngineAddress {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  // `npipe:////./pipe/NAME`, as Docker writes it on Windows → `\\.\pipe\NAME`.
+  if (host.startsWith('npipe://'))
+    return { socketPath: host.slice('npipe://'.length).replaceAll('/', '\\') };
   if (host.startsWith('tcp://') || host.startsWith('http://')) {
     const url = new URL(host.replace(/^tcp:/, 'http:'));
     return { host: url.hostname, port: Number(url.port || 2375) };
@@ -78,11 +82,11 @@ function messageOf(body: Buffer, statusCode: number): string {
 }
 
 export class EngineClient {
-  private readonly address: Address;
+  private readonly address: EngineAddress;
   private version: Promise<string> | undefined;
 
   constructor(private readonly options: EngineClientOptions) {
-    this.address = parseHost(options.host);
+    this.address = engineAddress(options.host);
     if (options.apiVersion) this.version = Promise.resolve(options.apiVersion);
   }
 
