@@ -214,7 +214,9 @@ if (want('vm')) {
   const vmSkip = await vmBenchSkip();
   if (vmSkip) console.log(`\nvm bench skipped: ${vmSkip}`);
   else {
-    const v = await runVmBench({ repetitions, log: (l) => console.log(l) });
+    // Boots dominate (tens of seconds each under TCG): 2 rounds unless asked for more.
+    const vmRepetitions = Number(process.env.BENCH_VM_REPETITIONS ?? 2);
+    const v = await runVmBench({ repetitions: vmRepetitions, log: (l) => console.log(l) });
     const la = (xs) => xs.map((x) => x.toFixed(1)).join(' ');
     const line = (name, s, unit, extra = '') =>
       `| ${name.padEnd(44)} | ${s.median.toFixed(unit === 'ms' ? 0 : 1).padStart(7)} ${unit.padEnd(4)} | ${s.min.toFixed(unit === 'ms' ? 0 : 1).padStart(6)}–${s.max.toFixed(unit === 'ms' ? 0 : 1).padEnd(6)} | ${extra}`;

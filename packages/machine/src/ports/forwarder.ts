@@ -98,6 +98,7 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
+      socket.setNoDelay(true);
       socket.pause();
       socket.on('error', () => socket.destroy());
       this.link

@@ -7,9 +7,10 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, uptime } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import * as nodeModule from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
-import { superviseEngine, waitForEngine, waitForFile } from './engine.js';
+import { processAlive, superviseEngine, waitForEngine, waitForFile } from './engine.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
 import { mountShares } from './shares.js';
 
@@ -17,6 +18,9 @@ const BERTHD = '/usr/lib/berth/dist/cli/berthd.mjs';
 /** rcS loads berthd's kernel modules in the background and touches this file when done. */
 const MODULES_LOADED = '/run/berth/modules-loaded';
 const MODULES_TIMEOUT_MS = 120_000;
+/** Where agent.sh records the berthd it started early, and that berthd's arguments. */
+const EARLY_ENGINE_PID = '/run/berth/berthd.pid';
+const EARLY_ENGINE_ARGS = '/run/berth/berthd.args';
 const ENGINE_READY_TIMEOUT_MS = 300_000;
 
 function imageId(): string {
@@ -25,6 +29,31 @@ function imageId(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * The pid of the berthd agent.sh started from the same config (see agent.sh), when it runs
+ * with exactly these arguments; a copy started with other arguments is stopped.
+ */
+async function earlyEngine(args: readonly string[]): Promise<number | undefined> {
+  let pid: number;
+  let earlyArgs: string;
+  try {
+    pid = Number(readFileSync(EARLY_ENGINE_PID, 'utf8').trim());
+    earlyArgs = readFileSync(EARLY_ENGINE_ARGS, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return undefined;
+  if (earlyArgs === `${args.join('\n')}\n`) return pid;
+  log(`berthd from agent.sh runs with other arguments (${earlyArgs.trim()}); replacing it`);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(50);
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -53,9 +82,11 @@ async function main(): Promise<void> {
     config.hostAddress,
     ...config.insecureRegistries.flatMap((r) => ['--insecure-registry', r]),
   ];
-  if (!(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
+  const early = await earlyEngine(args);
+  if (early === undefined && !(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
     log(`${MODULES_LOADED} did not appear in ${MODULES_TIMEOUT_MS} ms; starting berthd anyway`);
-  const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out');
+  const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out', early);
+  if (early !== undefined) log(`berthd ${early}, started by agent.sh, adopted`);
   stage('engine');
 
   // ssh2 is loaded only now, so evaluating it does not hold up berthd's start.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { publishedPorts } from './ports.js';
+import { portTargets, publishedPorts } from './ports.js';
 
 describe('published ports from the container list', () => {
   it('keeps one binding per protocol and port, preferring the IPv4 address', () => {
@@ -37,5 +37,28 @@ describe('published ports from the container list', () => {
         containerPort: 80,
       },
     ]);
+  });
+
+  it('sends forwarded TCP connections to the container address, not the proxy', () => {
+    const targets = portTargets([
+      {
+        Id: 'abc',
+        Names: ['/web'],
+        Ports: [
+          { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+          { IP: '127.0.0.1', PrivatePort: 53, PublicPort: 5353, Type: 'udp' },
+          { PrivatePort: 443, Type: 'tcp' },
+        ],
+        NetworkSettings: { Networks: { none: null, bridge: { IPAddress: '172.17.0.3' } } },
+      },
+      {
+        Id: 'host',
+        Names: ['/on-host'],
+        Ports: [{ IP: '0.0.0.0', PrivatePort: 9000, PublicPort: 9000, Type: 'tcp' }],
+        NetworkSettings: { Networks: { host: { IPAddress: '' } } },
+      },
+      { Id: 'def', Names: ['/quiet'], Ports: null },
+    ]);
+    assert.deepEqual([...targets], [[8080, { host: '172.17.0.3', port: 80 }]]);
   });
 });

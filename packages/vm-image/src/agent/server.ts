@@ -53,6 +53,7 @@ function isLoopback(ip: string): boolean {
 
 /** Carries a channel both ways over a socket that is already connecting. */
 function pipeBoth(channel: ServerChannel, socket: Socket): void {
+  socket.setNoDelay(true);
   channel.pipe(socket).pipe(channel);
   socket.on('error', () => channel.destroy());
   channel.on('error', () => socket.destroy());
@@ -101,7 +102,11 @@ export function startAgentServer(opts: AgentServerOptions): Promise<AgentServer>
       });
       client.on('tcpip', (accept, reject, info) => {
         if (!isLoopback(info.destIP)) return reject();
-        forwardTo(connect(info.destPort, '127.0.0.1'), accept, reject);
+        const loopback = () => forwardTo(connect(info.destPort, '127.0.0.1'), accept, reject);
+        const target = opts.ports.target(info.destPort);
+        // The container directly when it has an address; berthd's proxy if that fails.
+        if (target) forwardTo(connect(target.port, target.host), accept, loopback);
+        else loopback();
       });
       client.on('session', (acceptSession) => {
         const session = acceptSession();
