@@ -47,6 +47,10 @@ describe('e2e: the dashboard over the Berth VM', { skip, timeout: 4 * 60_000 }, 
     }
     assert.ok(stages.length >= 2, `more than one boot stage shown: ${stages.join(' | ')}`);
     assert.match((await bar.textContent()) ?? '', /\(Berth VM\)/);
+    // The app's settings reached the machine through Machine.configure() before the boot.
+    const applied = stack.machine.settings();
+    assert.equal(applied.memoryMiB, 1536);
+    assert.equal(applied.insecureRegistries.length, 1);
     await stack.screenshot('vm-running');
   });
 

@@ -64,7 +64,8 @@ export async function startVmStack(): Promise<VmStack> {
       }),
     );
     // Made ahead only to pin TCG: a KVM guest hangs on these machines, and the bounded probe
-    // that finds out would spend the flow's time budget. The app configures it from the settings.
+    // that finds out would spend the flow's time budget. It starts with the defaults (2 GiB, no
+    // insecure registry): the app applies its settings through Machine.configure() at start.
     const machine = new Machine({ root: join(home, '.berth') });
     await machine.init({ image: testGuestImage(), accelerators: ['tcg'], diskGiB: 8 });
     cleanups.push(() => machine.delete());
