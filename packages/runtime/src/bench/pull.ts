@@ -5,6 +5,7 @@
  * runs `repetitions` times on an empty store; medians are compared.
  */
 import { request } from 'node:http';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startBerthd } from '../testing/berthd.js';
 import { docker } from '../testing/docker-cli.js';
@@ -23,6 +24,11 @@ export interface PullBenchResult {
   /** berthd median / skopeo median. */
   ratios: { dockerPull: number; apiCreate: number };
   target: number;
+  /**
+   * 1-, 5- and 15-minute load averages before and after the runs: on a shared machine the
+   * ratios are only comparable between runs made at similar load.
+   */
+  load: { before: number[]; after: number[] };
   node: string;
   date: string;
 }
@@ -97,6 +103,7 @@ export async function runPullBench(
   const registry = await startRegistry();
   const runs: Record<BenchWay, number[]> = { skopeo: [], dockerPull: [], apiCreate: [] };
   const apiDownloadsDoneMs: number[] = [];
+  const loadBefore = loadavg();
   try {
     log('building and pushing the big image…');
     const big = await pushTestImage(registry.host, 'big');
@@ -172,6 +179,7 @@ export async function runPullBench(
         apiCreate: medians.apiCreate / medians.skopeo,
       },
       target: 1.5,
+      load: { before: loadBefore, after: loadavg() },
       node: process.version,
       date: new Date().toISOString(),
     };
