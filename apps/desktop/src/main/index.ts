@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   if (machine)
     engine = new VmEngine(
       () => services.settings.get(),
-      (p) => services.monitor.reportBoot(p),
+      (p, failure) => services.monitor.reportBoot(p, failure),
       machine,
     );
   else if (plan.kind === 'native' && existsSync(berthdJs))

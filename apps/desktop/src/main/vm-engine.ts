@@ -22,8 +22,11 @@ export class VmEngine implements EngineController {
 
   constructor(
     private readonly settings: () => Promise<Settings>,
-    /** Boot progress while starting; undefined once the engine runs or the start failed. */
-    onProgress: (p: Progress | undefined) => void,
+    /**
+     * Boot progress while starting; undefined once the engine runs or stops, with why when the
+     * start failed.
+     */
+    private readonly onProgress: (p: Progress | undefined, failure?: string) => void,
     machine: Machine = new Machine(),
   ) {
     this.machine = machine;
@@ -39,6 +42,18 @@ export class VmEngine implements EngineController {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.boot();
+    } catch (e) {
+      this.onProgress(
+        undefined,
+        `The Berth VM did not start: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      throw e;
+    }
+  }
+
+  private async boot(): Promise<void> {
     const s = await this.settings();
     if (!this.machine.exists()) {
       await this.machine.init({

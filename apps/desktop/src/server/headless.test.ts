@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { DASHBOARD_WS_PATH, serverFrameSchema, type ServerFrame } from '../shared/contract.js';
+import { Machine } from '@berth/machine';
 import type { NativeEngine } from '../main/engine-controller.js';
 import { startHeadless, type Headless } from './headless.js';
 
@@ -165,6 +166,76 @@ describe('npm start without Electron: native berthd behind the dashboard', { ski
       assert.equal(((await ui.call('engine.status')) as { state: string }).state, 'running');
     } finally {
       ui.ws.close();
+    }
+  });
+});
+
+describe('npm start without Electron: a Berth VM that cannot start', () => {
+  let dir: string;
+  let h: Headless | undefined;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-headless-vm-'));
+  });
+  after(async () => {
+    await h?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says why in the engine status the UI shows', async (t) => {
+    const ui = join(dir, 'ui');
+    const img = join(dir, 'img');
+    mkdirSync(ui);
+    mkdirSync(img);
+    writeFileSync(join(ui, 'index.html'), '<!doctype html><title>Berth</title>');
+    const image = {
+      kernel: join(img, 'vmlinuz'),
+      initrd: join(img, 'initrd'),
+      system: join(img, 'sys'),
+    };
+    for (const f of Object.values(image)) writeFileSync(f, '');
+    const machine = new Machine({ root: join(dir, '.berth') });
+    try {
+      await machine.init({ image, accelerators: ['tcg'] });
+    } catch (e) {
+      return t.skip(`no QEMU machine here: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // A shared folder that is not there: the driver refuses to boot, before QEMU runs.
+    const gone = join(dir, 'gone');
+    const settingsFile = join(dir, 'settings.json');
+    writeFileSync(
+      settingsFile,
+      JSON.stringify({
+        cpus: 1,
+        memoryMiB: 1024,
+        diskGiB: 8,
+        sharedFolders: [gone],
+        startAtLogin: false,
+        insecureRegistries: [],
+      }),
+    );
+    h = await startHeadless({
+      plan: { kind: 'vm', reason: 'test' },
+      machine,
+      settingsFile,
+      rendererDir: ui,
+      pollMs: 200,
+    });
+    await assert.rejects(h.ready, /shared folder missing/);
+    const conn = await connect(h);
+    try {
+      const status = (await conn.call('engine.status')) as {
+        state: string;
+        message?: string;
+        mode?: string;
+      };
+      assert.equal(status.state, 'unreachable');
+      assert.equal(status.mode, 'vm');
+      assert.match(
+        status.message ?? '',
+        new RegExp(`^The Berth VM did not start: .*shared folder missing: ${gone}`),
+      );
+    } finally {
+      conn.ws.close();
     }
   });
 });

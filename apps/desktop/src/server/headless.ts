@@ -80,8 +80,8 @@ export async function startHeadless(opts: HeadlessOptions): Promise<Headless> {
     const { services } = dashboard;
     engine = new VmEngine(
       () => services.settings.get(),
-      (p) => {
-        services.monitor.reportBoot(p);
+      (p, failure) => {
+        services.monitor.reportBoot(p, failure);
         if (p) onProgress?.(p);
       },
       machine,

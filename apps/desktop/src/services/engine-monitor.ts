@@ -55,6 +55,8 @@ export class EngineMonitor {
   private closed = false;
 
   private boot: EngineStatus['boot'];
+  /** Why the VM did not start, until its next start. */
+  private failure: string | undefined;
   /** Set while Berth restarts the engine: the old instance may still answer for a moment. */
   private transition: string | undefined;
 
@@ -66,12 +68,18 @@ export class EngineMonitor {
 
   /**
    * The VM's boot progress, from packages/machine's Machine service (its progress events);
-   * undefined once it is up or when there is no VM. Shown with the status until then.
+   * undefined once it is up or when there is no VM. Shown with the status until then; `failure`
+   * (why a start failed) replaces the socket error an unreachable engine would show.
    */
-  reportBoot(progress: EngineStatus['boot']): void {
+  reportBoot(progress: EngineStatus['boot'], failure?: string): void {
     this.boot = progress;
+    this.failure = failure;
     if (!this.last) return;
-    this.publish({ ...this.last, boot: progress });
+    this.publish({
+      ...this.last,
+      boot: progress,
+      ...(failure && this.last.state !== 'running' ? { message: failure } : {}),
+    });
   }
 
   /** The status now, with the boot progress when the VM is starting. */
@@ -85,7 +93,12 @@ export class EngineMonitor {
         ...(this.boot ? { boot: this.boot } : {}),
       };
     const s = await engineStatus(this.client, this.mode);
-    return this.boot && s.state !== 'running' ? { ...s, boot: this.boot } : s;
+    if (s.state === 'running') return s;
+    return {
+      ...s,
+      ...(this.boot ? { boot: this.boot } : {}),
+      ...(this.failure ? { message: this.failure } : {}),
+    };
   }
 
   /**
