@@ -256,6 +256,11 @@ if (want('vm')) {
     console.log(
       `\nidle berthd: guest MemTotal−MemAvailable ${i.guestUsedMB.toFixed(0)} MB (target ≤ ${v.targets.guestUsedMB}) ${v.guestUsedOk ? 'OK' : 'OVER TARGET'}; QEMU VmRSS ${i.qemuRssMB.toFixed(0)} MB; QEMU CPU over ${i.windowSeconds} s idle ${i.cpuPercent.toFixed(1)} % of a core`,
     );
+    console.log(
+      `  in the guest (VmRSS, MB): ${Object.entries(i.guestRssMB)
+        .map(([k, mb]) => `${k} ${mb.toFixed(0)}`)
+        .join(', ')}`,
+    );
     const t = v.throughput;
     console.log(
       `\n| ${(t.bytes / 1024 / 1024).toFixed(0)} MiB per connection, published port     | median       | min–max       |`,

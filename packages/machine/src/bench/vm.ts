@@ -70,6 +70,8 @@ export interface VmBenchResult {
   };
   idle: {
     guestUsedMB: number;
+    /** VmRSS of the guest's Node processes by script, and tmpfs (`shmem`), MB. */
+    guestRssMB: Record<string, number>;
     qemuRssMB: number;
     cpuPercent: number;
     windowSeconds: number;
@@ -295,7 +297,19 @@ export async function runVmBench(opts: VmBenchOptions = {}): Promise<VmBenchResu
     const link = engine.agentLink();
     if (!link) throw new Error('the engine machine has no agent link');
     await sleep(5000);
-    const guestUsedKiB = usedMemoryKiB(await guestExec(link, 'cat /proc/meminfo'));
+    const meminfo = await guestExec(link, 'cat /proc/meminfo');
+    const guestUsedKiB = usedMemoryKiB(meminfo);
+    // Who holds it: the guest's Node processes (agent, berthd) and tmpfs (Shmem).
+    const statuses = await guestExec(
+      link,
+      'for p in $(pidof node); do echo "== $(tr "\\0" " " </proc/$p/cmdline | cut -d" " -f2)"; cat /proc/$p/status; done',
+    );
+    const guestRssMB: Record<string, number> = {};
+    for (const part of statuses.split('== ').slice(1)) {
+      const name = (part.split('\n')[0] ?? '').trim().replace(/^.*\//, '');
+      guestRssMB[name] = ((parseVmRssKiB(part) ?? 0) * 1024) / 1e6;
+    }
+    guestRssMB.shmem = (Number(/^Shmem:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) * 1024) / 1e6;
     const qemuPid = (await engine.status()).pid;
     if (qemuPid === undefined) throw new Error('no QEMU pid');
     const qemuRssKiB = parseVmRssKiB(readFileSync(`/proc/${qemuPid}/status`, 'utf8')) ?? 0;
@@ -435,6 +449,7 @@ export async function runVmBench(opts: VmBenchOptions = {}): Promise<VmBenchResu
       },
       idle: {
         guestUsedMB,
+        guestRssMB,
         qemuRssMB: (qemuRssKiB * 1024) / 1e6,
         cpuPercent: idleCpu,
         windowSeconds: idleSeconds,
