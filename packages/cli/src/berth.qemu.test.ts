@@ -274,6 +274,39 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     await dockerOk(['stop', '-t', '1', 'web80']);
     await listenerGone(port);
     await dockerOk(['rm', 'web80']);
+
+    // In the foreground, as the issue types it: it serves while attached; killing it ends the
+    // client, removes the container (--rm) and closes the host port. (Not `docker stop`: on a
+    // --rm container berthd's stop and kill wait 30 s for an exit they miss, and stop then
+    // answers 500; kill still succeeds.)
+    const fgArgv = ['--context', 'berth', 'run', '--rm', '--name', 'web-fg', '-p', `${port}:80`];
+    const foreground = docker(
+      [...fgArgv, '-v', `${site}:/www`, guestRef, 'httpd', '-f', '-p', '80', '-h', '/www'],
+      {
+        env,
+        timeoutMs: 240_000,
+      },
+    );
+    assert.equal(await servedPage(port, 'hello from the host\n'), 'hello from the host\n');
+    await dockerOk(['kill', 'web-fg']);
+    const fg = await foreground;
+    assert.equal(fg.code, 137, describeRun(fgArgv, fg, 'docker'));
+    await listenerGone(port);
+    await eventually(
+      'the --rm container to be removed',
+      async () => {
+        const left = await dockerOk([
+          'ps',
+          '-a',
+          '--filter',
+          'name=web-fg',
+          '--format',
+          '{{.Names}}',
+        ]);
+        return left.stdout.trim() === '' ? true : undefined;
+      },
+      60_000,
+    );
   });
 
   it('takes over a running VM whose host process died, without rebooting it', async () => {
