@@ -265,6 +265,23 @@ describe(
       await rmf('life2');
     });
 
+    it('restarts a --rm container instead of removing it (moby keeps it), and removes it at exit', async () => {
+      await env.dockerOk(['run', '-d', '--rm', '--name', 'rmlife', image, 'sleep', '1000']);
+      const first = await inspect('rmlife');
+      await env.dockerOk(['restart', '-t', '0', 'rmlife']);
+      const again = await inspect('rmlife');
+      assert.equal(again.State.Status, 'running');
+      assert.notEqual(again.State.Pid, first.State.Pid);
+      await env.dockerOk(['stop', '-t', '0', 'rmlife']);
+      let gone = '';
+      for (let i = 0; i < 100 && !gone; i++) {
+        const r = await env.docker(['inspect', 'rmlife']);
+        if (r.code !== 0) gone = r.stderr;
+        else await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.match(gone, /No such object: rmlife/);
+    });
+
     it('shares namespaces: --network container:<name>, --pid host, --ipc host', async () => {
       await env.dockerOk([
         'run',

@@ -128,7 +128,7 @@ export interface ApiBreakdown {
   runcStart: number;
   /** runc.pid → exit file: `true` running and runc tearing down. */
   running: number;
-  /** exit file → wait answered: berthd noticing the exit, runc delete, unmount, sandbox release, state saved. */
+  /** exit file → wait answered: berthd noticing the exit, unmount, sandbox release, state saved (and `runc delete` when the run was kept). */
   finish: number;
 }
 

@@ -113,6 +113,8 @@ interface Live {
   exitWaiters: Set<(code: number) => void>;
   removeWaiters: Set<() => void>;
   removing?: boolean;
+  /** `docker restart` is stopping it: an AutoRemove container is not removed (as in moby). */
+  restarting?: boolean;
 }
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
@@ -571,7 +573,9 @@ export class ContainerService {
         await this.runtime.delete(rec.ID, { force: true });
       }
       const imageConfig = (await readImageConfig(this.engine.content, rec.Image)).config ?? {};
-      await mountRootfs(paths, await this.lowerDirs(rec), this.engine.config.dataRoot);
+      await mountRootfs(paths, await this.lowerDirs(rec), this.engine.config.dataRoot, {
+        volatile: rec.HostConfig.AutoRemove === true,
+      });
 
       const namespaces: Partial<Record<'network' | 'pid' | 'ipc', NamespaceSetting>> = {};
       const mounts: SpecMount[] = [];
@@ -873,14 +877,18 @@ export class ContainerService {
     }
     // An auto-removed container is deleted right below: its final state need not hit the disk.
     const autoRemoveNext =
-      rec.HostConfig.AutoRemove === true && !this.shuttingDown && !live.removing && opts.restart;
+      rec.HostConfig.AutoRemove === true &&
+      !this.shuttingDown &&
+      !live.removing &&
+      !live.restarting &&
+      opts.restart;
     if (!autoRemoveNext) await this.store.save(rec);
     if (oomKilled) this.emit(rec, 'oom');
     this.emit(rec, 'die', { exitCode: String(exit.exitCode) });
     for (const w of [...live.exitWaiters]) w(exit.exitCode);
     live.exitWaiters.clear();
 
-    if (this.shuttingDown || live.removing || !opts.restart) return;
+    if (this.shuttingDown || live.removing || live.restarting || !opts.restart) return;
     const delay = live.restart.shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
     if (delay !== undefined) {
       setRestarting(rec.State);
@@ -904,7 +912,9 @@ export class ContainerService {
       return;
     }
     if (rec.HostConfig.AutoRemove) {
-      await this.remove(rec.ID, { force: true, volumes: true }).catch(async (err: unknown) => {
+      // Not awaited: a `docker stop` holds the container's lock while it waits for this run's
+      // end, and remove() takes that lock after it (moby removes asynchronously too).
+      void this.remove(rec.ID, { force: true, volumes: true }).catch(async (err: unknown) => {
         this.log.warn('auto-remove failed', { id: rec.ID, err });
         if (this.store.get(rec.ID)) await this.store.save(rec).catch(() => undefined);
       });
@@ -1024,7 +1034,13 @@ export class ContainerService {
   ): Promise<void> {
     const rec = this.store.lookup(idOrName);
     return this.locked(rec.ID, async () => {
-      await this.stopLocked(rec.ID, opts, false);
+      const stopping = this.liveOf(rec);
+      stopping.restarting = true;
+      try {
+        await this.stopLocked(rec.ID, opts, false);
+      } finally {
+        stopping.restarting = false;
+      }
       const cur = this.store.lookup(rec.ID);
       const live = this.liveOf(cur);
       live.restart = new RestartManager(cur.HostConfig.RestartPolicy ?? {});
