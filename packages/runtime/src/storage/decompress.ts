@@ -177,6 +177,9 @@ export async function decompressLayer(input: Readable, mediaType?: string): Prom
  */
 function pipeInto(input: Readable, decoder: Transform, format: Compression): Readable {
   const out = new PassThrough({ highWaterMark: DECODE_CHUNK_BYTES });
+  // The caller may start reading only later (a small corrupt blob fails before that): the error
+  // stays in `out.errored` for that reader, and must not go unhandled meanwhile.
+  out.on('error', () => undefined);
   input.on('error', (err) => out.destroy(err));
   decoder.on('error', (err) => out.destroy(asError(err, format)));
   out.on('close', () => {
