@@ -275,10 +275,8 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     await listenerGone(port);
     await dockerOk(['rm', 'web80']);
 
-    // In the foreground, as the issue types it: it serves while attached; killing it ends the
-    // client, removes the container (--rm) and closes the host port. (Not `docker stop`: on a
-    // --rm container berthd's stop and kill wait 30 s for an exit they miss, and stop then
-    // answers 500; kill still succeeds.)
+    // In the foreground, as the issue types it: it serves while attached; stopping it ends the
+    // client, removes the container (--rm) and closes the host port.
     const fgArgv = ['--context', 'berth', 'run', '--rm', '--name', 'web-fg', '-p', `${port}:80`];
     const foreground = docker(
       [...fgArgv, '-v', `${site}:/www`, guestRef, 'httpd', '-f', '-p', '80', '-h', '/www'],
@@ -288,7 +286,7 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
       },
     );
     assert.equal(await servedPage(port, 'hello from the host\n'), 'hello from the host\n');
-    await dockerOk(['kill', 'web-fg']);
+    await dockerOk(['stop', '-t', '1', 'web-fg']);
     const fg = await foreground;
     assert.equal(fg.code, 137, describeRun(fgArgv, fg, 'docker'));
     await listenerGone(port);
