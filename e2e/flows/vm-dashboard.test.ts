@@ -41,7 +41,12 @@ describe('e2e: the dashboard over the Berth VM', { skip, timeout: 4 * 60_000 }, 
       const stage = await stageText.textContent({ timeout: 1000 }).catch(() => null);
       if (stage && stages.at(-1) !== stage) {
         stages.push(stage);
-        if (stages.length === 1) await stack.screenshot('vm-booting');
+        if (stages.length === 1) {
+          // While the VM boots, the list says it is starting: no connection error.
+          await stack.page.getByText('The Berth VM is starting').waitFor({ timeout: 10_000 });
+          assert.equal(await stack.page.getByRole('alert').count(), 0);
+          await stack.screenshot('vm-booting');
+        }
       }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -1,6 +1,7 @@
 /** Small shared pieces: error banners, notices, empty states, the modal dialog, state badges. */
 import { useEffect, useRef, type ReactNode } from 'react';
 import type { ContainerState } from '../../shared/contract.js';
+import { useEngineStatus } from '../state.js';
 
 export function ErrorBanner(props: { error: string | undefined; onDismiss?: () => void }) {
   if (!props.error) return null;
@@ -14,6 +15,24 @@ export function ErrorBanner(props: { error: string | undefined; onDismiss?: () =
       )}
     </div>
   );
+}
+
+/**
+ * Why a list could not load. While the Berth VM boots, the engine not answering is expected:
+ * say it is starting (the status bar shows the stage) rather than showing a connection error.
+ */
+export function LoadError(props: { error: string | undefined }) {
+  const status = useEngineStatus();
+  if (!props.error) return null;
+  if (status?.boot && status.state !== 'running') {
+    return (
+      <p className="notice" role="status">
+        The Berth VM is starting ({status.boot.message}). This list fills in once the engine
+        answers.
+      </p>
+    );
+  }
+  return <ErrorBanner error={props.error} />;
 }
 
 /** A short success report (`Removed 3 volumes…`); nothing while there is none. */

@@ -3,7 +3,7 @@ import type { ContainerState, ContainerSummary } from '../../shared/contract.js'
 import { DataTable, removeAction, type RowAction } from '../components/DataTable.js';
 import { SearchField, Toolbar } from '../components/Toolbar.js';
 import { View } from '../components/View.js';
-import { EmptyState, ErrorBanner, StateBadge } from '../components/common.js';
+import { EmptyState, ErrorBanner, StateBadge, LoadError } from '../components/common.js';
 import { formatAge } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
 import { RunDialog } from './RunDialog.js';
@@ -138,7 +138,7 @@ export function ContainersView(props: { onOpen: (id: string) => void }) {
         </button>
       }
     >
-      <ErrorBanner error={containers.error} />
+      <LoadError error={containers.error} />
       <ErrorBanner error={action.error} onDismiss={action.clear} />
       {containers.data && list.length === 0 && (
         <EmptyState title="No containers yet">

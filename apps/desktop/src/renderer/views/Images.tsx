@@ -3,7 +3,7 @@ import type { ImageSummary } from '../../shared/contract.js';
 import { DataTable, removeAction, type Column } from '../components/DataTable.js';
 import { PruneDialog } from '../components/PruneDialog.js';
 import { View } from '../components/View.js';
-import { EmptyState, ErrorBanner, Notice } from '../components/common.js';
+import { EmptyState, ErrorBanner, Notice, LoadError } from '../components/common.js';
 import { formatAge, formatBytes, plural, shortId } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
 import { HistoryDialog, PushDialog, TagDialog } from './ImageDialogs.js';
@@ -80,7 +80,7 @@ export function ImagesView(props: { onStarted: (id: string) => void }) {
       }
     >
       <Notice text={pruned} />
-      <ErrorBanner error={images.error} />
+      <LoadError error={images.error} />
       <ErrorBanner error={action.error} onDismiss={action.clear} />
       <DataTable
         label="Images"

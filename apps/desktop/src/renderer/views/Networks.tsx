@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import type { NetworkSummary } from '../../shared/contract.js';
 import { DataTable, removeAction, type Column } from '../components/DataTable.js';
 import { View } from '../components/View.js';
-import { Dialog, EmptyState, ErrorBanner } from '../components/common.js';
+import { Dialog, EmptyState, ErrorBanner, LoadError } from '../components/common.js';
 import { shortId } from '../format.js';
 import { errorText, useAction, useBerth, useList } from '../state.js';
 
@@ -56,7 +56,7 @@ export function NetworksView() {
   const list = networks.data ?? [];
   return (
     <View id="networks" title="Networks" summary={networks.data ? `${list.length} networks` : ''}>
-      <ErrorBanner error={networks.error} />
+      <LoadError error={networks.error} />
       <ErrorBanner error={action.error} onDismiss={action.clear} />
       <DataTable
         label="Networks"

@@ -3,7 +3,7 @@ import type { VolumeSummary } from '../../shared/contract.js';
 import { DataTable, removeAction, type Column } from '../components/DataTable.js';
 import { PruneDialog } from '../components/PruneDialog.js';
 import { View } from '../components/View.js';
-import { EmptyState, ErrorBanner, Notice } from '../components/common.js';
+import { EmptyState, ErrorBanner, Notice, LoadError } from '../components/common.js';
 import { formatBytes, plural } from '../format.js';
 import { useAction, useBerth, useList } from '../state.js';
 
@@ -53,7 +53,7 @@ export function VolumesView() {
         </button>
       }
     >
-      <ErrorBanner error={volumes.error} />
+      <LoadError error={volumes.error} />
       <ErrorBanner error={pruning ? undefined : action.error} onDismiss={action.clear} />
       <Notice text={done} />
       <DataTable
