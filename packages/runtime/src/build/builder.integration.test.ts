@@ -3,7 +3,8 @@
  * (DOCKER_BUILDKIT=0) against berthd: step containers (`--rm`, `--force-rm`, a failed RUN's
  * container kept), `--pull` failing with the registry's error, ADD of .tar.xz; and the image
  * tree a build makes: `docker rmi` of a parent refused (409, cannot be forced) while child
- * images depend on it, `docker image prune` keeping intermediate images that still have children.
+ * images depend on it, `docker image prune` keeping intermediate images that still have children,
+ * `docker history` naming each step's image.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -146,6 +147,20 @@ describe('classic builder leftovers and the image tree', { skip, timeout: 1_200_
     assert.equal((await ok('rmi', 'mid:1')).trim(), 'Untagged: mid:1');
     assert.equal(short(await ok('image', 'inspect', '-f', '{{.Id}}', intermediate)), intermediate);
     assert.equal(await ok('run', '--rm', 'tree:1', 'cat', '/one'), 'one\n');
+  });
+
+  it("docker history names each step's image and then the base's, as moby walks the parents", async () => {
+    const dir = ctx({ Dockerfile: `FROM ${busybox}\nENV H=1\nRUN echo h > /h\nLABEL h=yes\n` });
+    const out = await build(['-t', 'hist:1', dir]);
+    assert.equal(out.code, 0, describeResult(['build'], out));
+    const steps = [...out.stdout.matchAll(/^ ---> ([0-9a-f]{12})$/gm)].map((m) => m[1] ?? '');
+    assert.equal(steps.length, 4, out.stdout);
+    const ids = (await ok('history', '--format', '{{.ID}}', 'hist:1')).trim().split('\n');
+    assert.deepEqual(ids.slice(0, 4), [...steps].reverse(), ids.join('\n'));
+    assert.ok(
+      ids.slice(4).every((id) => id === '<missing>'),
+      `the base's older entries have no image of their own: ${ids.join(' ')}`,
+    );
   });
 
   it('image prune keeps intermediate images that still have children', async () => {

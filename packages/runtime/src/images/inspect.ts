@@ -163,11 +163,17 @@ function lastComment(config: ImageConfig): string {
 
 /**
  * `GET /images/{name}/history`, newest first, as moby builds it: an entry per history item,
- * the non-empty ones sized by their layer; only the newest entry carries the image ID and tags.
- * A config without history gets one entry per layer.
+ * the non-empty ones sized by their layer. The newest entries carry the IDs and tags of the
+ * image and then of its parents (`lineage`: the image, its parent, …, as the classic builder
+ * linked them, one history entry a step); the rest say `<missing>`. A config without history
+ * gets one entry per layer.
  */
-export function imageHistory(details: ImageDetails, sizes: number[]): Record<string, unknown>[] {
-  const { record, config } = details;
+export function imageHistory(
+  details: ImageDetails,
+  sizes: number[],
+  lineage: readonly Pick<ImageRecord, 'id' | 'repoTags'>[] = [details.record],
+): Record<string, unknown>[] {
+  const { config } = details;
   const history =
     config.history ??
     config.rootfs.diff_ids.map(() => ({
@@ -197,10 +203,11 @@ export function imageHistory(details: ImageDetails, sizes: number[]): Record<str
       Comment: h.comment ?? '',
     });
   }
-  const newest = out[0];
-  if (newest) {
-    newest.Id = record.id;
-    newest.Tags = record.repoTags.map(familiar);
+  for (const [i, image] of lineage.entries()) {
+    const entry = out[i];
+    if (!entry) break;
+    entry.Id = image.id;
+    entry.Tags = image.repoTags.map(familiar);
   }
   return out;
 }

@@ -35,7 +35,7 @@ import {
   imageSummary,
   layerSizes,
 } from '../../images/inspect.js';
-import { isDigest } from '../../images/oci.js';
+import { type Digest, isDigest } from '../../images/oci.js';
 import { parsePlatform } from '../../images/platform.js';
 import { errorMessage, type ProgressMessage } from '../../images/progress.js';
 import { pullImage } from '../../images/pull.js';
@@ -75,7 +75,7 @@ export function registerImageRoutes(router: Router, engine: Engine, parents?: Im
       sendJson(ctx.res, 200, report);
     })
     .get('/images/{name:.*}/json', (ctx) => inspectImage(engine, ctx))
-    .get('/images/{name:.*}/history', (ctx) => historyImage(engine, ctx))
+    .get('/images/{name:.*}/history', (ctx) => historyImage(engine, ctx, parents))
     .get('/images/{name:.*}/get', (ctx) => saveImages(engine, ctx, [ctx.params.name ?? '']))
     .post('/images/{name:.*}/tag', (ctx) => tagImage(engine, ctx))
     .post('/images/{name:.*}/push', (ctx) => pushImageRoute(engine, ctx))
@@ -291,12 +291,32 @@ async function inspectImage(engine: Engine, ctx: RequestContext): Promise<void> 
   sendJson(ctx.res, 200, imageInspect(details, size, dirs, ctx.apiVersion));
 }
 
-async function historyImage(engine: Engine, ctx: RequestContext): Promise<void> {
-  const details = await imageDetails(
-    engine.content,
-    await findImage(engine, ctx.params.name ?? ''),
-  );
-  sendJson(ctx.res, 200, imageHistory(details, await layerSizes(engine.snapshots, details)));
+async function historyImage(
+  engine: Engine,
+  ctx: RequestContext,
+  parents: ImageParents | undefined,
+): Promise<void> {
+  const record = await findImage(engine, ctx.params.name ?? '');
+  const details = await imageDetails(engine.content, record);
+  const sizes = await layerSizes(engine.snapshots, details);
+  sendJson(ctx.res, 200, imageHistory(details, sizes, await lineage(engine, record, parents)));
+}
+
+/** The image, its parent, its parent's parent… while they are still stored (moby's walk). */
+async function lineage(
+  engine: Engine,
+  record: ImageRecord,
+  parents: ImageParents | undefined,
+): Promise<ImageRecord[]> {
+  const links = parents ? await parents.parentLinks() : new Map<Digest, Digest>();
+  const out = [record];
+  for (let id = links.get(record.id); id !== undefined && out.length <= links.size;) {
+    const parent = await engine.images.lookup(id);
+    if (!parent) break;
+    out.push(parent);
+    id = links.get(parent.id);
+  }
+  return out;
 }
 
 // --- tag -------------------------------------------------------------------------------------
