@@ -47,8 +47,31 @@ export interface DriverStartOptions {
   onNotice?: (message: string) => void;
 }
 
+/**
+ * A hypervisor's own port forwarding from the host into the guest's network (QEMU user-net's
+ * `hostfwd`): the host listens in the hypervisor and delivers to the guest's own address, with
+ * no encryption or copy through the agent. Rules live as long as the running guest.
+ */
+export interface NativePortForwarder {
+  /** Whether `hostIp` can be forwarded natively (else the ssh path is used). */
+  supports(proto: 'tcp' | 'udp', hostIp: string): boolean;
+  /**
+   * Listens on hostIp:hostPort and forwards to the guest's guestPort. Idempotent for a rule this
+   * guest already has; throws PortForwardError when the host port cannot be bound.
+   */
+  add(proto: 'tcp' | 'udp', hostIp: string, hostPort: number, guestPort: number): Promise<void>;
+  /** MUST succeed when the rule does not exist. */
+  remove(proto: 'tcp' | 'udp', hostIp: string, hostPort: number): Promise<void>;
+}
+
+export class PortForwardError extends Error {
+  override readonly name = 'PortForwardError';
+}
+
 export interface Driver {
   readonly name: string;
+  /** Present when the hypervisor forwards host ports itself (see NativePortForwarder). */
+  readonly portForwarder?: NativePortForwarder;
   /** Throws DriverUnavailableError when this driver cannot run this machine on this host. */
   validate(): Promise<void>;
   /** Makes the driver's files (data disk…). MUST succeed when they already exist. */

@@ -261,7 +261,7 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
     });
     const socket = new EngineSocket({ path: this.dockerSocket, link });
     const events = new AgentEvents(link);
-    const ports = new PortForwarder(link);
+    const ports = new PortForwarder(link, driver.portForwarder);
     const host: HostSide = { link, socket, events, ports };
     try {
       link.start();

@@ -280,6 +280,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
       events,
       logger,
       ...(config.hostGatewayIp ? { hostGatewayIp: config.hostGatewayIp } : {}),
+      ...(config.defaultBindIp ? { defaultBindIp: config.defaultBindIp } : {}),
     });
     for (const [name, store] of [
       ['content', content],

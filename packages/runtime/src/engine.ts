@@ -33,6 +33,8 @@ export interface EngineConfig {
    * `host.docker.internal` (in Berth's VM: QEMU's user-net gateway, i.e. the user's host).
    */
   hostGatewayIp?: string;
+  /** `--ip`: where a port published without an address listens (default 127.0.0.1). */
+  defaultBindIp?: string;
   /** `--init-path`: the static init binary `run --init` uses (default: docker-init/tini-static). */
   initPath?: string;
 }

@@ -10,9 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import type { PublishedPort } from '@berth/vm-image/protocol';
 import { AgentEvents } from '../bridge/agent-events.js';
 import { AgentLink } from '../bridge/agent-link.js';
+import { PortForwardError, type NativePortForwarder } from '../driver.js';
 import { startHostAgent, type HostAgent } from '../testing/host-agent.js';
 import { freePort } from '../util/process.js';
-import { hostListenAddress, PortForwarder } from './forwarder.js';
+import { hostListenAddress, PortForwarder, useNativeForward } from './forwarder.js';
 
 function published(
   p: Partial<PublishedPort> & Pick<PublishedPort, 'hostPort' | 'guestPort'>,
@@ -25,6 +26,32 @@ function published(
     containerPort: 80,
     ...p,
   };
+}
+
+/** A hypervisor forward that records what it was asked (the QEMU one is tested in hostfwd). */
+class RecordingForwarder implements NativePortForwarder {
+  readonly calls: string[] = [];
+  readonly taken = new Set<number>();
+  answering = true;
+
+  supports(_proto: 'tcp' | 'udp', hostIp: string): boolean {
+    return hostIp === '127.0.0.1';
+  }
+
+  add(proto: 'tcp' | 'udp', hostIp: string, hostPort: number, guestPort: number): Promise<void> {
+    if (!this.answering) return Promise.reject(new Error('QMP: connect ENOENT'));
+    if (this.taken.has(hostPort))
+      return Promise.reject(
+        new PortForwardError(`port ${hostIp}:${hostPort} is already in use on the host`),
+      );
+    this.calls.push(`add ${proto}:${hostIp}:${hostPort}-:${guestPort}`);
+    return Promise.resolve();
+  }
+
+  remove(proto: 'tcp' | 'udp', hostIp: string, hostPort: number): Promise<void> {
+    this.calls.push(`remove ${proto}:${hostIp}:${hostPort}`);
+    return Promise.resolve();
+  }
 }
 
 function request(port: number, text: string): Promise<string> {
@@ -155,5 +182,98 @@ describe('published ports', { timeout: 60_000 }, () => {
       guestUdp.close();
       agent.ports.publish([]);
     }
+  });
+
+  describe('through the hypervisor where the driver forwards ports itself', () => {
+    let native: RecordingForwarder;
+    let viaNative: PortForwarder;
+
+    before(() => {
+      native = new RecordingForwarder();
+      viaNative = new PortForwarder(link, native);
+    });
+
+    after(() => viaNative.close());
+
+    it('is chosen only for ports the guest publishes on all its addresses', () => {
+      const n = new RecordingForwarder();
+      assert.equal(useNativeForward(published({ hostPort: 1, guestPort: 1 }), n), true);
+      assert.equal(
+        useNativeForward(published({ hostIp: '0.0.0.0', hostPort: 1, guestPort: 1 }), n),
+        true,
+      );
+      // Bound to the guest's loopback: QEMU delivers to the guest's own address, not there.
+      assert.equal(
+        useNativeForward(published({ hostIp: '127.0.0.1', hostPort: 1, guestPort: 1 }), n),
+        false,
+      );
+      // An address the hypervisor cannot listen on.
+      assert.equal(
+        useNativeForward(published({ hostIp: '::', hostPort: 1, guestPort: 1 }), n),
+        false,
+      );
+      assert.equal(useNativeForward(published({ hostPort: 1, guestPort: 1 }), undefined), false);
+    });
+
+    it('adds TCP and UDP forwards for a snapshot and removes them after', async () => {
+      const tcp = await freePort();
+      const udp = await freePort();
+      await viaNative.apply([
+        published({ hostIp: '0.0.0.0', hostPort: tcp, guestPort: 8080 }),
+        published({ protocol: 'udp', hostPort: udp, guestPort: 5353 }),
+      ]);
+      assert.deepEqual(
+        native.calls.sort(),
+        [`add tcp:127.0.0.1:${tcp}-:8080`, `add udp:127.0.0.1:${udp}-:5353`].sort(),
+      );
+      assert.equal(viaNative.active().length, 2);
+      native.calls.length = 0;
+      await viaNative.apply([]);
+      assert.deepEqual(
+        native.calls.sort(),
+        [`remove tcp:127.0.0.1:${tcp}`, `remove udp:127.0.0.1:${udp}`].sort(),
+      );
+      assert.deepEqual(viaNative.active(), []);
+    });
+
+    it('keeps the agent path for a port bound to the guest’s loopback', async () => {
+      const hostPort = await freePort();
+      native.calls.length = 0;
+      await viaNative.apply([published({ hostIp: '127.0.0.1', hostPort, guestPort })]);
+      try {
+        assert.deepEqual(native.calls, []);
+        assert.equal(await request(hostPort, 'world'), 'hello world');
+      } finally {
+        await viaNative.apply([]);
+      }
+    });
+
+    it('reports a port the hypervisor cannot bind on the host', async () => {
+      const hostPort = await freePort();
+      native.taken.add(hostPort);
+      try {
+        const failed = nextEvent<[PublishedPort, string]>(viaNative, 'port-error');
+        await viaNative.apply([published({ hostPort, guestPort: 8080 })]);
+        const [port, message] = await failed;
+        assert.equal(port.hostPort, hostPort);
+        assert.match(message, /already in use/);
+        assert.deepEqual(viaNative.active(), []);
+      } finally {
+        native.taken.delete(hostPort);
+        await viaNative.apply([]);
+      }
+    });
+
+    it('falls back to the agent path when the hypervisor does not answer', async () => {
+      const hostPort = await freePort();
+      native.answering = false;
+      try {
+        await viaNative.apply([published({ hostPort, guestPort })]);
+        assert.equal(await request(hostPort, 'again'), 'hello again');
+      } finally {
+        native.answering = true;
+        await viaNative.apply([]);
+      }
+    });
   });
 });

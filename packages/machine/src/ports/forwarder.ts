@@ -3,6 +3,10 @@
  * changes (from berthd's events); `apply()` reconciles the listeners with it: new ports get a
  * listener on the host (127.0.0.1 unless the user asked for an address), gone ports lose theirs.
  * A port the host cannot bind is reported as a `port-error`, never silently skipped.
+ *
+ * Two paths: the hypervisor's own forward (QEMU's hostfwd) where the driver has one and the
+ * guest listens on its own address, else a host listener whose connections ride ssh2 channels
+ * to the agent. Under emulation ssh2's encryption and copies cost as much as the data path.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -15,6 +19,7 @@ import {
 } from '@berth/vm-image/protocol';
 import type { ClientChannel } from 'ssh2';
 import type { AgentLink } from '../bridge/agent-link.js';
+import { PortForwardError, type NativePortForwarder } from '../driver.js';
 
 /** Where the host listens for a published port. */
 export function hostListenAddress(port: Pick<PublishedPort, 'hostIp'>): string {
@@ -22,6 +27,19 @@ export function hostListenAddress(port: Pick<PublishedPort, 'hostIp'>): string {
   if (port.hostIp === '' || port.hostIp === '0.0.0.0') return '127.0.0.1';
   if (port.hostIp === '::') return '::1';
   return port.hostIp;
+}
+
+/**
+ * Whether the hypervisor can carry this port: it delivers to the guest's own address, which
+ * only a binding on all guest addresses answers (berthd's `--ip 0.0.0.0` in the VM); a port
+ * the user bound to an address inside the guest keeps the agent path.
+ */
+export function useNativeForward(
+  port: PublishedPort,
+  native: NativePortForwarder | undefined,
+): native is NativePortForwarder {
+  const guestWide = port.hostIp === '' || port.hostIp === '0.0.0.0' || port.hostIp === '::';
+  return !!native && guestWide && native.supports(port.protocol, hostListenAddress(port));
 }
 
 export function portKey(port: PublishedPort): string {
@@ -44,7 +62,10 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
   private readonly failed = new Set<string>();
   private pending: Promise<void> = Promise.resolve();
 
-  constructor(private readonly link: AgentLink) {
+  constructor(
+    private readonly link: AgentLink,
+    private readonly native?: NativePortForwarder,
+  ) {
     super();
   }
 
@@ -76,8 +97,11 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
     for (const [key, port] of wanted) {
       if (this.forwards.has(key) || this.failed.has(key)) continue;
       try {
-        const listener =
-          port.protocol === 'udp' ? await this.listenUdp(port) : await this.listenTcp(port);
+        const listener = useNativeForward(port, this.native)
+          ? await this.forwardNative(port, this.native)
+          : port.protocol === 'udp'
+            ? await this.listenUdp(port)
+            : await this.listenTcp(port);
         this.forwards.set(key, listener);
         this.emit('opened', port);
       } catch (e) {
@@ -85,12 +109,30 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
         this.failed.add(key);
         const err = e as NodeJS.ErrnoException;
         const why =
-          err.code === 'EADDRINUSE'
-            ? `port ${hostListenAddress(port)}:${port.hostPort} is already in use on the host`
-            : `cannot listen on ${hostListenAddress(port)}:${port.hostPort}: ${err.message}`;
+          err instanceof PortForwardError
+            ? err.message
+            : err.code === 'EADDRINUSE'
+              ? `port ${hostListenAddress(port)}:${port.hostPort} is already in use on the host`
+              : `cannot listen on ${hostListenAddress(port)}:${port.hostPort}: ${err.message}`;
         this.emit('port-error', port, why);
       }
     }
+  }
+
+  private async forwardNative(port: PublishedPort, native: NativePortForwarder): Promise<Listener> {
+    const address = hostListenAddress(port);
+    try {
+      await native.add(port.protocol, address, port.hostPort, port.guestPort);
+    } catch (e) {
+      if (e instanceof PortForwardError) throw e;
+      // The hypervisor did not answer (its monitor socket): the agent path still works.
+      return port.protocol === 'udp' ? this.listenUdp(port) : this.listenTcp(port);
+    }
+    return {
+      port,
+      // The guest may be gone already (stop, kill): its rules went with it.
+      close: () => native.remove(port.protocol, address, port.hostPort).catch(() => undefined),
+    };
   }
 
   private listenTcp(port: PublishedPort): Promise<Listener> {

@@ -55,6 +55,7 @@ describe('berthd CLI', () => {
       '--exec-root',
       '--pidfile',
       '--insecure-registry',
+      '--ip',
     ]) {
       assert.ok(r.stdout.includes(flag), flag);
     }
@@ -81,6 +82,9 @@ describe('berthd CLI', () => {
     const level = await berthd(['--log-level', 'loud']);
     assert.equal(level.code, 2);
     assert.match(level.stderr, /invalid log level: loud/);
+    const ip = await berthd(['--ip', '::1']);
+    assert.equal(ip.code, 2);
+    assert.match(ip.stderr, /invalid IPv4 address in --ip: ::1/);
   });
 
   it('exits 1 with a clear message for unusable listen addresses', async () => {

@@ -52,6 +52,7 @@ Options:
       --init-path string          Path to the static init binary run --init uses (default
                                   /usr/bin/docker-init, else /usr/bin/tini-static)
       --insecure-registry list    Registries (host[:port] or CIDR) to reach over plain HTTP
+      --ip ip                     Default IP when binding container ports (default 127.0.0.1)
   -l, --log-level string          Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
                                   (default "info")
   -p, --pidfile string            Path to use for daemon PID file (default "<exec-root>/berthd.pid")
@@ -68,6 +69,7 @@ const OPTIONS = {
   pidfile: { type: 'string', short: 'p' },
   'insecure-registry': { type: 'string', multiple: true },
   'host-gateway-ip': { type: 'string' },
+  ip: { type: 'string' },
   'init-path': { type: 'string' },
   'log-level': { type: 'string', short: 'l' },
   debug: { type: 'boolean', short: 'D' },
@@ -137,6 +139,10 @@ async function main(argv: string[]): Promise<number> {
   if (hostGatewayIp !== undefined && isIP(hostGatewayIp) === 0) {
     throw new UsageError(`invalid IP address in --host-gateway-ip: ${hostGatewayIp}`);
   }
+  const defaultBindIp = flags.ip;
+  if (defaultBindIp !== undefined && isIP(defaultBindIp) !== 4) {
+    throw new UsageError(`invalid IPv4 address in --ip: ${defaultBindIp}`);
+  }
   const execRoot = resolve(flags['exec-root'] ?? d.execRoot);
   const daemon = await startDaemon({
     hosts,
@@ -145,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
     pidfile: resolve(flags.pidfile ?? join(execRoot, 'berthd.pid')),
     insecureRegistries: insecure,
     ...(hostGatewayIp ? { hostGatewayIp } : {}),
+    ...(defaultBindIp ? { defaultBindIp } : {}),
     ...(flags['init-path'] ? { initPath: resolve(flags['init-path']) } : {}),
     version: build.version,
     gitCommit: build.gitCommit,

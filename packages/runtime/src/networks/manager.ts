@@ -889,7 +889,7 @@ export class NetworkManager implements NetworkService {
   }
 
   private async openPorts(id: string, entry: ContainerEntry, live: Live): Promise<void> {
-    const planned = planBindings(entry.config.request);
+    const planned = planBindings(entry.config.request, this.opts.defaultBindIp);
     if (planned.length === 0) return;
     const target = Object.values(live.state.endpoints)[0];
     if (!target) return; // none/internal without address: nothing to forward to

@@ -55,6 +55,24 @@ describe('published port specs', () => {
     );
   });
 
+  it('binds --ip (the default binding address) when no address is given', () => {
+    const plan = planBindings(
+      {
+        exposedPorts: ['443/tcp'],
+        portBindings: {
+          '80/tcp': [{ HostPort: '8080' }],
+          '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
+        },
+        publishAllPorts: true,
+      },
+      '0.0.0.0',
+    );
+    assert.deepEqual(
+      plan.map((p) => `${p.container.port} ${p.hostIp}`),
+      ['80 0.0.0.0', '53 127.0.0.1', '443 0.0.0.0'],
+    );
+  });
+
   it('shows bindings as inspect and ps do', () => {
     const map = portMap(
       ['80/tcp', '443/tcp'],

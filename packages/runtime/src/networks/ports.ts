@@ -67,15 +67,21 @@ export interface PortRequest {
   publishAllPorts: boolean;
 }
 
-/** The listeners a container asks for: its PortBindings, plus every exposed port with `-P`. */
-export function planBindings(req: PortRequest): PlannedBinding[] {
+/**
+ * The listeners a container asks for: its PortBindings, plus every exposed port with `-P`.
+ * `defaultHostIp` is dockerd's `--ip`: where a port published without an address listens.
+ */
+export function planBindings(
+  req: PortRequest,
+  defaultHostIp: string = DEFAULT_HOST_IP,
+): PlannedBinding[] {
   const plan: PlannedBinding[] = [];
   const bound = new Set<string>();
   for (const [key, list] of Object.entries(req.portBindings)) {
     const container = parsePortKey(key);
     bound.add(formatPortKey(container));
     for (const b of list ?? []) {
-      const hostIp = (b.HostIp ?? '').trim() || DEFAULT_HOST_IP;
+      const hostIp = (b.HostIp ?? '').trim() || defaultHostIp;
       if (parseIPv4(hostIp) === undefined) {
         throw new InvalidParameterError(`invalid IP address: ${hostIp}`);
       }
@@ -86,7 +92,7 @@ export function planBindings(req: PortRequest): PlannedBinding[] {
     for (const key of req.exposedPorts) {
       const container = parsePortKey(key);
       if (bound.has(formatPortKey(container))) continue;
-      plan.push({ container, hostIp: DEFAULT_HOST_IP, hostPorts: undefined });
+      plan.push({ container, hostIp: defaultHostIp, hostPorts: undefined });
     }
   }
   return plan;

@@ -116,6 +116,11 @@ export interface NetworkServiceOptions {
    * containers also get `host.docker.internal` → it, as in Docker Desktop.
    */
   hostGatewayIp?: string;
+  /**
+   * dockerd's `--ip`: where a port published without an address listens (default 127.0.0.1;
+   * Berth's VM uses 0.0.0.0 so that QEMU's hostfwd reaches it at the guest's own address).
+   */
+  defaultBindIp?: string;
 }
 
 /** Builds the service (nothing touches the kernel until the first network is used). */

@@ -1,16 +1,15 @@
 /**
  * The guest agent's entry point (run by busybox init through agent.sh): reads the host's
- * config, mounts shares, starts and supervises berthd, serves SSH, and announces readiness on
+ * config, starts berthd in this same process, mounts shares, serves SSH, and announces readiness on
  * the serial console once berthd answers /_ping.
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, uptime } from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as nodeModule from 'node:module';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
-import { processAlive, superviseEngine, waitForEngine, waitForFile } from './engine.js';
+import { startEngineInProcess, waitForEngine, waitForFile } from './engine.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
 import { mountShares } from './shares.js';
 
@@ -18,10 +17,8 @@ const BERTHD = '/usr/lib/berth/dist/cli/berthd.mjs';
 /** rcS loads berthd's kernel modules in the background and touches this file when done. */
 const MODULES_LOADED = '/run/berth/modules-loaded';
 const MODULES_TIMEOUT_MS = 120_000;
-/** Where agent.sh records the berthd it started early, and that berthd's arguments. */
-const EARLY_ENGINE_PID = '/run/berth/berthd.pid';
-const EARLY_ENGINE_ARGS = '/run/berth/berthd.args';
 const ENGINE_READY_TIMEOUT_MS = 300_000;
+const ENGINE_STOP_GRACE_MS = 10_000;
 
 function imageId(): string {
   try {
@@ -31,48 +28,12 @@ function imageId(): string {
   }
 }
 
-/**
- * The pid of the berthd agent.sh started from the same config (see agent.sh), when it runs
- * with exactly these arguments; a copy started with other arguments is stopped.
- */
-async function earlyEngine(args: readonly string[]): Promise<number | undefined> {
-  let pid: number;
-  let earlyArgs: string;
-  try {
-    pid = Number(readFileSync(EARLY_ENGINE_PID, 'utf8').trim());
-    earlyArgs = readFileSync(EARLY_ENGINE_ARGS, 'utf8');
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return undefined;
-  if (earlyArgs === `${args.join('\n')}\n`) return pid;
-  log(`berthd from agent.sh runs with other arguments (${earlyArgs.trim()}); replacing it`);
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-  for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(50);
-  return undefined;
-}
-
 async function main(): Promise<void> {
   writeFileSync('/run/berth/agent.pid', `${process.pid}\n`);
   log(`agent started: guest uptime ${uptime()} s, Node up ${process.uptime().toFixed(2)} s`);
   const config = loadGuestConfig();
   stage('config');
-  try {
-    execFileSync('/bin/busybox', ['hostname', config.hostname]);
-  } catch {
-    log('could not set the hostname');
-  }
-  appendFileSync('/etc/hosts', `${config.hostAddress}\thost.docker.internal host.berth.internal\n`);
-  const shareErrors = await mountShares(config.shares);
-  for (const e of shareErrors) log(e);
-  stage('shares', shareErrors.length ? `${shareErrors.length} failed` : `${config.shares.length}`);
-
   const args = [
-    BERTHD,
     '-H',
     `unix://${ENGINE_SOCKET}`,
     '--data-root',
@@ -80,13 +41,25 @@ async function main(): Promise<void> {
     // host.docker.internal and --add-host …:host-gateway in containers reach the user's host.
     '--host-gateway-ip',
     config.hostAddress,
+    // Ports published without an address listen on the guest's own address too, where QEMU's
+    // hostfwd delivers; the guest is reachable only through the host's chosen bind address.
+    '--ip',
+    '0.0.0.0',
     ...config.insecureRegistries.flatMap((r) => ['--insecure-registry', r]),
   ];
-  const early = await earlyEngine(args);
-  if (early === undefined && !(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
+  if (!(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
     log(`${MODULES_LOADED} did not appear in ${MODULES_TIMEOUT_MS} ms; starting berthd anyway`);
-  const engine = superviseEngine(process.execPath, args, '/run/berth/berthd.out', early);
-  if (early !== undefined) log(`berthd ${early}, started by agent.sh, adopted`);
+  // berthd runs in this process: a second Node costs a second start-up (most of the boot under
+  // emulation) and its own heap. It goes first; the rest below runs while it opens its stores.
+  await startEngineInProcess(BERTHD, args);
+
+  execFile('/bin/busybox', ['hostname', config.hostname], (err) => {
+    if (err) log('could not set the hostname');
+  });
+  appendFileSync('/etc/hosts', `${config.hostAddress}\thost.docker.internal host.berth.internal\n`);
+  const shareErrors = await mountShares(config.shares);
+  for (const e of shareErrors) log(e);
+  stage('shares', shareErrors.length ? `${shareErrors.length} failed` : `${config.shares.length}`);
   stage('engine');
 
   // ssh2 is loaded only now, so evaluating it does not hold up berthd's start.
@@ -112,8 +85,8 @@ async function main(): Promise<void> {
     stopping = true;
     ports.stop();
     await server.close().catch(() => undefined);
-    await engine.stop();
-    process.exit(0);
+    // berthd's own SIGTERM handler stops its containers and exits the process; bounded here.
+    setTimeout(() => process.exit(0), ENGINE_STOP_GRACE_MS).unref();
   };
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());

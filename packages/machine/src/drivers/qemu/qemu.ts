@@ -32,6 +32,7 @@ import {
   type HostFacts,
 } from './accel.js';
 import { qemuArgs, qemuBinary, type QemuAccelerator } from './args.js';
+import { QemuHostForwarder } from './hostfwd.js';
 import { qmpExecute } from './qmp.js';
 import { findVirtiofsd, startVirtiofsd, stopVirtiofsd, virtiofsdFiles } from './virtiofsd.js';
 import { vzGuestConfig } from '../vz/vz-config.js';
@@ -62,6 +63,7 @@ export const qemuDriver =
 
 class QemuDriver implements Driver {
   readonly name = 'qemu';
+  readonly portForwarder: QemuHostForwarder;
   private readonly binary: string;
   private readonly files: {
     pid: string;
@@ -84,6 +86,7 @@ class QemuDriver implements Driver {
       guestConfig: join(run, 'guest-config.json'),
       verdicts: join(ctx.hostStateDir, 'accelerators.json'),
     };
+    this.portForwarder = new QemuHostForwarder(this.files.qmp);
   }
 
   async validate(): Promise<void> {
