@@ -124,6 +124,18 @@ describe('berthd CLI', () => {
     assert.equal(await d.exited, 0);
   });
 
+  it("takes over a data-root lock left by a dead daemon even when its pid is someone else's now", async () => {
+    // As in the VM: the data disk keeps berthd.lock from the last boot, and its pid now
+    // belongs to another live process (here: this test runner).
+    const dir = join(tmp.path, 'stale-lock');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'berthd.lock'), `${process.pid}\n`);
+    const d = await startIn(dir);
+    assert.equal(readFileSync(join(d.dataRoot, 'berthd.lock'), 'utf8'), `${d.child.pid}\n`);
+    await stopChild(d.child);
+    assert.equal(await d.exited, 0);
+  });
+
   describe('a running daemon', () => {
     let d: Running;
     before(async () => {
