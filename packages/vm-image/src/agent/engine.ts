@@ -1,103 +1,17 @@
-/** berthd under the agent's supervision, and small HTTP helpers for its unix socket. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+/** berthd inside the agent's process, and small HTTP helpers for its unix socket. */
+import { existsSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { log } from './console.js';
-
-export interface EngineSupervisor {
-  /** Stops berthd (SIGTERM, then SIGKILL after the grace period) and stops respawning. */
-  stop(graceMs?: number): Promise<void>;
-}
-
-const RESPAWN_MIN_MS = 500;
-const RESPAWN_MAX_MS = 30_000;
-const ADOPTED_POLL_MS = 250;
-
-/** True while `pid` runs (a zombie does not: it will never answer again). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
+import { pathToFileURL } from 'node:url';
 
 /**
- * Runs berthd and restarts it when it exits. `adopt` is the pid of a berthd that agent.sh
- * already started with the same arguments (so it boots beside the agent's own Node): it is
- * watched until it exits, then replaced by a child of this process.
+ * Runs berthd's bundle (`entry`, whose top level starts the daemon from process.argv) inside
+ * this process. Resolves once the module evaluated; the daemon goes on starting on this event
+ * loop, and its signal handlers stop it and end the process.
  */
-export function superviseEngine(
-  command: string,
-  args: string[],
-  logFile: string,
-  adopt?: number,
-): EngineSupervisor {
-  let child: ChildProcess | undefined;
-  let adopted = adopt;
-  let stopping = false;
-  let delay = RESPAWN_MIN_MS;
-  const exited = (startedAt: number, why: string): void => {
-    if (stopping) return;
-    // A daemon that ran for a while earns a quick restart; a crash loop backs off.
-    delay = Date.now() - startedAt > 60_000 ? RESPAWN_MIN_MS : Math.min(delay * 2, RESPAWN_MAX_MS);
-    log(`berthd exited (${why}); restarting in ${delay} ms`);
-    setTimeout(start, delay).unref();
-  };
-  const start = (): void => {
-    const out = openSync(logFile, 'a');
-    const startedAt = Date.now();
-    child = spawn(command, args, { stdio: ['ignore', out, out], env: process.env });
-    child.on('exit', (code, signal) => {
-      child = undefined;
-      exited(startedAt, String(code ?? signal));
-    });
-  };
-  if (adopted !== undefined) {
-    const startedAt = Date.now();
-    const watch = setInterval(() => {
-      if (adopted === undefined || processAlive(adopted)) return;
-      clearInterval(watch);
-      adopted = undefined;
-      exited(startedAt, 'the copy agent.sh started');
-    }, ADOPTED_POLL_MS);
-    watch.unref();
-  } else start();
-  return {
-    async stop(graceMs = 10_000) {
-      stopping = true;
-      const pid = adopted;
-      if (pid !== undefined) {
-        signal(pid, 'SIGTERM');
-        const deadline = Date.now() + graceMs;
-        while (processAlive(pid) && Date.now() < deadline) await sleep(100);
-        if (processAlive(pid)) signal(pid, 'SIGKILL');
-        return;
-      }
-      const c = child;
-      if (!c || c.exitCode !== null) return;
-      const done = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      c.kill('SIGTERM');
-      const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
-      await done;
-      clearTimeout(timer);
-    },
-  };
+export async function startEngineInProcess(entry: string, args: readonly string[]): Promise<void> {
+  process.argv = [process.execPath, entry, ...args];
+  await import(pathToFileURL(entry).href);
 }
 
 export function engineGet(
