@@ -216,69 +216,100 @@ if (want('vm')) {
   else {
     // Boots dominate (tens of seconds each under TCG): 2 rounds unless asked for more.
     const vmRepetitions = Number(process.env.BENCH_VM_REPETITIONS ?? 2);
-    const v = await runVmBench({ repetitions: vmRepetitions, log: (l) => console.log(l) });
+    // BENCH_VM_PARTS=throughput (comma-separated: boot, idle, throughput, run-rm) runs a subset.
+    const vmParts = process.env.BENCH_VM_PARTS?.split(',').map((p) => p.trim());
+    const v = await runVmBench({
+      repetitions: vmRepetitions,
+      ...(vmParts ? { parts: vmParts } : {}),
+      throughputRepetitions: Number(process.env.BENCH_VM_THROUGHPUT_REPETITIONS ?? 5),
+      log: (l) => console.log(l),
+    });
     const la = (xs) => xs.map((x) => x.toFixed(1)).join(' ');
     const line = (name, s, unit, extra = '') =>
       `| ${name.padEnd(44)} | ${s.median.toFixed(unit === 'ms' ? 0 : 1).padStart(7)} ${unit.padEnd(4)} | ${s.min.toFixed(unit === 'ms' ? 0 : 1).padStart(6)}–${s.max.toFixed(unit === 'ms' ? 0 : 1).padEnd(6)} | ${extra}`;
     const b = v.boot;
     const up = (s) => `guest uptime ${s.median.toFixed(2)} s`;
     console.log(
-      `\nvm: ${v.accelerator}, ${v.cpus} vCPUs, ${v.memoryMiB} MiB, image ${v.image.key}; ${v.repetitions} boots each, interleaved; load average ${la(v.load.start)} → ${la(v.load.end)}`,
+      `\nvm: ${v.accelerator}, ${v.cpus} vCPUs, ${v.memoryMiB} MiB, image ${v.image.key}; parts ${v.parts.join(', ')}; ${v.repetitions} boots each, interleaved; load average ${la(v.load.start)} → ${la(v.load.end)}`,
     );
-    console.log('| boot (QEMU launched → …)                     | median       | min–max       | ');
-    console.log(
-      '|----------------------------------------------|--------------|---------------|----------',
-    );
-    console.log(
-      line('bare busybox initramfs → shell (floor b)', b.busybox, 'ms', up(b.guestUptime.busybox)),
-    );
-    console.log(line('same image → node -e 0 (floor a)', b.node, 'ms', up(b.guestUptime.node)));
-    console.log(
-      line(
-        'engine-ready: /_ping through the host socket',
-        b.engine,
-        'ms',
-        up(b.guestUptime.engineReady),
-      ),
-    );
-    console.log(
-      `first boot of a fresh machine (formats the data disk): ${b.engineFirstMs.toFixed(0)} ms`,
-    );
-    console.log(
-      `engine stages (median ms from launch): ${Object.entries(b.stages)
-        .map(([k, ms]) => `${k} ${ms.toFixed(0)}`)
-        .join(', ')}`,
-    );
-    console.log(
-      `engine-ready / node -e 0 floor ${verdictText(v.ratios.engineVsNodeFloor)}; / busybox floor ${v.ratios.engineVsBusybox.toFixed(2)}; node floor / busybox floor ${v.ratios.nodeFloorVsBusybox.toFixed(2)}`,
-    );
+    if (b) {
+      console.log(
+        '| boot (QEMU launched → …)                     | median       | min–max       | ',
+      );
+      console.log(
+        '|----------------------------------------------|--------------|---------------|----------',
+      );
+      console.log(
+        line(
+          'bare busybox initramfs → shell (floor b)',
+          b.busybox,
+          'ms',
+          up(b.guestUptime.busybox),
+        ),
+      );
+      console.log(line('same image → node -e 0 (floor a)', b.node, 'ms', up(b.guestUptime.node)));
+      console.log(
+        line(
+          'engine-ready: /_ping through the host socket',
+          b.engine,
+          'ms',
+          up(b.guestUptime.engineReady),
+        ),
+      );
+      console.log(
+        `first boot of a fresh machine (formats the data disk): ${b.engineFirstMs.toFixed(0)} ms`,
+      );
+      console.log(
+        `engine stages (median ms from launch): ${Object.entries(b.stages)
+          .map(([k, ms]) => `${k} ${ms.toFixed(0)}`)
+          .join(', ')}`,
+      );
+      console.log(
+        `engine-ready / node -e 0 floor ${verdictText(v.ratios.engineVsNodeFloor)}; / busybox floor ${v.ratios.engineVsBusybox.toFixed(2)}; node floor / busybox floor ${v.ratios.nodeFloorVsBusybox.toFixed(2)}`,
+      );
+    }
     const i = v.idle;
-    console.log(
-      `\nidle berthd: guest MemTotal−MemAvailable ${i.guestUsedMB.toFixed(0)} MB (target ≤ ${v.targets.guestUsedMB}) ${v.guestUsedOk ? 'OK' : 'OVER TARGET'}; QEMU VmRSS ${i.qemuRssMB.toFixed(0)} MB; QEMU CPU over ${i.windowSeconds} s idle ${i.cpuPercent.toFixed(1)} % of a core`,
-    );
-    console.log(
-      `  in the guest (VmRSS, MB): ${Object.entries(i.guestRssMB)
-        .map(([k, mb]) => `${k} ${mb.toFixed(0)}`)
-        .join(', ')}`,
-    );
+    if (i) {
+      console.log(
+        `\nidle berthd: guest MemTotal−MemAvailable ${i.guestUsedMB.toFixed(0)} MB (target ≤ ${v.targets.guestUsedMB}) ${v.guestUsedOk ? 'OK' : 'OVER TARGET'}; QEMU VmRSS ${i.qemuRssMB.toFixed(0)} MB; QEMU CPU over ${i.windowSeconds} s idle ${i.cpuPercent.toFixed(1)} % of a core`,
+      );
+      console.log(
+        `  in the guest (VmRSS, MB): ${Object.entries(i.guestRssMB)
+          .map(([k, mb]) => `${k} ${mb.toFixed(0)}`)
+          .join(', ')}`,
+      );
+    }
     const t = v.throughput;
-    console.log(
-      `\n| ${(t.bytes / 1024 / 1024).toFixed(0)} MiB per connection, published port     | median       | min–max       |`,
-    );
-    console.log('|----------------------------------------------|--------------|---------------|');
-    console.log(line("Berth's forwarder (127.0.0.1 → ssh2 → guest)", t.forwarderMBps, 'MB/s'));
-    console.log(line("QEMU's hostfwd of the same guest port", t.hostfwdMBps, 'MB/s'));
-    console.log(`forwarder / hostfwd ${verdictText(v.ratios.forwarderVsHostfwd)}`);
+    if (t) {
+      console.log(
+        `\n| ${(t.bytes / 1024 / 1024).toFixed(0)} MiB per connection, published port     | median       | min–max       |`,
+      );
+      console.log(
+        '|----------------------------------------------|--------------|---------------|',
+      );
+      console.log(
+        line(`Berth's forwarder (served by ${t.forwarderListener})`, t.forwarderMBps, 'MB/s'),
+      );
+      console.log(line("QEMU's hostfwd of the same guest port", t.hostfwdMBps, 'MB/s'));
+      console.log(line('ssh path (drivers without a native forward)', t.sshPathMBps, 'MB/s'));
+      console.log(
+        `forwarder / hostfwd ${verdictText(v.ratios.forwarderVsHostfwd)}; per interleaved pair: median ${t.pairRatio.median.toFixed(2)} (${t.pairRatio.min.toFixed(2)}–${t.pairRatio.max.toFixed(2)})`,
+      );
+    }
     const r = v.runRm;
-    console.log(
-      '\n| docker run --rm busybox true                 | median       | min–max       |',
-    );
-    console.log('|----------------------------------------------|--------------|---------------|');
-    console.log(line('through the bridge (berthd in the VM)', r.bridge, 'ms'));
-    if (r.native) {
-      console.log(line('native (berthd on this host)', r.native, 'ms'));
-      console.log(`bridge / native ${v.ratios.bridgeVsNative.toFixed(2)}`);
-    } else console.log(`native peer skipped: ${r.nativeSkipped}`);
+    if (r) {
+      console.log(
+        '\n| docker run --rm busybox true                 | median       | min–max       |',
+      );
+      console.log(
+        '|----------------------------------------------|--------------|---------------|',
+      );
+      console.log(line('through the bridge (berthd in the VM)', r.bridge, 'ms'));
+      if (r.native) {
+        console.log(line('native (berthd on this host)', r.native, 'ms'));
+        console.log(`bridge / native ${v.ratios.bridgeVsNative.toFixed(2)}`);
+      } else console.log(`native peer skipped: ${r.nativeSkipped}`);
+    }
     const vfile = join(outDir, `vm-${v.date.replace(/[:.]/g, '-')}.json`);
     writeFileSync(vfile, `${JSON.stringify(v, null, 2)}\n`);
     console.log(`wrote ${vfile}`);

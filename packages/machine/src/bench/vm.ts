@@ -7,9 +7,13 @@
  *   and a bare busybox initramfs whose init is the shell (see floors.ts);
  * - with berthd idle: memory used in the guest (MemTotal − MemAvailable), QEMU's VmRSS, and
  *   QEMU's CPU over an idle window;
- * - throughput of one published port: Berth's forwarder (host 127.0.0.1:PORT → ssh2 → agent)
- *   against QEMU's own hostfwd of the same guest port, added through QMP;
+ * - throughput of one published port: Berth's forwarder (under QEMU: the hostfwd it asks QEMU
+ *   for; other drivers: host 127.0.0.1:PORT → ssh2 → agent) against a hostfwd of the same guest
+ *   port that the bench adds itself through QMP;
  * - `docker run --rm busybox true` through the bridge against berthd running natively.
+ *
+ * `parts` (BENCH_VM_PARTS in scripts/bench.mjs) runs a subset: without `boot` the engine
+ * machine boots once and no floor is made.
  *
  * Every VM runs under a temp root with TCG (the accelerator these machines can use) and is
  * stopped and deleted at the end, also on error. Traffic stays on 127.0.0.1.
@@ -49,8 +53,12 @@ export const VM_TARGETS = {
   forwarderVsHostfwd: 1,
 } as const;
 
+export const VM_BENCH_PARTS = ['boot', 'idle', 'throughput', 'run-rm'] as const;
+export type VmBenchPart = (typeof VM_BENCH_PARTS)[number];
+
 export interface VmBenchResult {
   date: string;
+  parts: VmBenchPart[];
   load: { start: number[]; end: number[] };
   image: { key: string; dir: string };
   accelerator: string;
@@ -58,7 +66,7 @@ export interface VmBenchResult {
   memoryMiB: number;
   repetitions: number;
   /** Wall ms from launching QEMU; guest uptime in s where the guest reported it. */
-  boot: {
+  boot?: {
     busybox: Summary;
     node: Summary;
     engine: Summary;
@@ -68,7 +76,7 @@ export interface VmBenchResult {
     /** Median wall ms from launch at which each boot stage appeared (warm engine boots). */
     stages: Record<string, number>;
   };
-  idle: {
+  idle?: {
     guestUsedMB: number;
     /** VmRSS of the guest's Node processes by script, and tmpfs (`shmem`), MB. */
     guestRssMB: Record<string, number>;
@@ -76,16 +84,29 @@ export interface VmBenchResult {
     cpuPercent: number;
     windowSeconds: number;
   };
-  throughput: { bytes: number; forwarderMBps: Summary; hostfwdMBps: Summary };
-  runRm: { bridge: Summary; native?: Summary; nativeSkipped?: string };
+  throughput?: {
+    bytes: number;
+    forwarderMBps: Summary;
+    hostfwdMBps: Summary;
+    /** The host process listening on the forwarded port (`ss`), e.g. "qemu-system-x86". */
+    forwarderListener: string;
+    /**
+     * The agent path (127.0.0.1 → ssh2 → agent → container) that drivers without a native
+     * forward use, on a second port bound to the guest's loopback (which QEMU cannot reach).
+     */
+    sshPathMBps: Summary;
+    /** forwarder / hostfwd of each interleaved pair (the load drifts less within a pair). */
+    pairRatio: Summary;
+  };
+  runRm?: { bridge: Summary; native?: Summary; nativeSkipped?: string };
   ratios: {
-    engineVsNodeFloor: Verdict;
-    engineVsBusybox: number;
-    nodeFloorVsBusybox: number;
-    forwarderVsHostfwd: Verdict;
+    engineVsNodeFloor?: Verdict;
+    engineVsBusybox?: number;
+    nodeFloorVsBusybox?: number;
+    forwarderVsHostfwd?: Verdict;
     bridgeVsNative?: number;
   };
-  guestUsedOk: boolean;
+  guestUsedOk?: boolean;
   targets: typeof VM_TARGETS;
 }
 
@@ -97,6 +118,8 @@ export interface VmBenchOptions {
   throughputRepetitions?: number;
   runRmRepetitions?: number;
   idleSeconds?: number;
+  /** What to measure (default: all). */
+  parts?: readonly VmBenchPart[];
   log?: (line: string) => void;
 }
 
@@ -232,8 +255,214 @@ function medianStages(all: Record<string, number>[]): Record<string, number> {
   return Object.fromEntries(Object.entries(out).sort((a, b) => a[1] - b[1]));
 }
 
+type Log = (line: string) => void;
+type DockerVm = (args: string[], timeoutMs?: number) => Promise<string>;
+
+/**
+ * Boots against the floors, interleaved, after one untimed first boot of each machine (data
+ * disks formatted, Node's code cache filled). The engine machine is left running.
+ */
+async function measureBoots(
+  root: string,
+  engine: Machine,
+  machines: Machine[],
+  image: GuestImage,
+  common: { accelerators: string[]; diskGiB: number },
+  reps: number,
+  log: Log,
+): Promise<NonNullable<VmBenchResult['boot']>> {
+  const nodeFloor = benchMachine(root, 'floor-node');
+  const busyboxFloor = benchMachine(root, 'floor-busybox');
+  machines.push(nodeFloor, busyboxFloor);
+  await nodeFloor.init({ ...common, image: nodeFloorImage(image) });
+  await busyboxFloor.init({ ...common, image: busyboxFloorImage(image, join(root, 'floors')) });
+  log('vm: first boots (data disks formatted, code caches filled)');
+  await bootFloor(nodeFloor);
+  const first = await bootEngine(engine);
+
+  const runs = { busybox: [] as number[], node: [] as number[], engine: [] as number[] };
+  const uptimes = { busybox: [] as number[], node: [] as number[], engine: [] as number[] };
+  const stages: Record<string, number>[] = [];
+  for (let i = 0; i < reps; i++) {
+    await engine.stop({ timeoutMs: STOP_TIMEOUT_MS });
+    const b = await bootFloor(busyboxFloor);
+    const n = await bootFloor(nodeFloor);
+    const e = await bootEngine(engine);
+    runs.busybox.push(b.ms);
+    runs.node.push(n.ms);
+    runs.engine.push(e.ms);
+    uptimes.busybox.push(b.uptime);
+    uptimes.node.push(n.uptime);
+    uptimes.engine.push(e.uptime);
+    stages.push(e.stages);
+    log(
+      `vm: boot ${i + 1}/${reps}: busybox ${b.ms.toFixed(0)} ms, node -e 0 ${n.ms.toFixed(0)} ms, engine-ready ${e.ms.toFixed(0)} ms`,
+    );
+  }
+  return {
+    busybox: summarize(runs.busybox),
+    node: summarize(runs.node),
+    engine: summarize(runs.engine),
+    engineFirstMs: first.ms,
+    guestUptime: {
+      busybox: summarize(uptimes.busybox),
+      node: summarize(uptimes.node),
+      engineReady: summarize(uptimes.engine),
+    },
+    stages: medianStages(stages),
+  };
+}
+
+/** The running engine machine once berthd settled: guest memory, QEMU's RSS and idle CPU. */
+async function measureIdle(
+  engine: Machine,
+  link: AgentLink,
+  idleSeconds: number,
+  log: Log,
+): Promise<NonNullable<VmBenchResult['idle']>> {
+  await sleep(5000);
+  const meminfo = await guestExec(link, 'cat /proc/meminfo');
+  const guestUsedKiB = usedMemoryKiB(meminfo);
+  // Who holds it: the guest's Node processes (agent, berthd) and tmpfs (Shmem).
+  const statuses = await guestExec(
+    link,
+    'for p in $(pidof node); do echo "== $(tr "\\0" " " </proc/$p/cmdline | cut -d" " -f2)"; cat /proc/$p/status; done',
+  );
+  const guestRssMB: Record<string, number> = {};
+  for (const part of statuses.split('== ').slice(1)) {
+    const name = (part.split('\n')[0] ?? '').trim().replace(/^.*\//, '');
+    guestRssMB[name] = ((parseVmRssKiB(part) ?? 0) * 1024) / 1e6;
+  }
+  guestRssMB.shmem = (Number(/^Shmem:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) * 1024) / 1e6;
+  const qemuPid = (await engine.status()).pid;
+  if (qemuPid === undefined) throw new Error('no QEMU pid');
+  const qemuRssKiB = parseVmRssKiB(readFileSync(`/proc/${qemuPid}/status`, 'utf8')) ?? 0;
+  log(`vm: QEMU idle CPU over ${idleSeconds} s`);
+  const hz = clockTicksPerSecond();
+  const t0 = performance.now();
+  const ticks0 = cpuTicks(readFileSync(`/proc/${qemuPid}/stat`, 'utf8'));
+  await sleep(idleSeconds * 1000);
+  const idleCpu = cpuPercent(
+    ticks0,
+    cpuTicks(readFileSync(`/proc/${qemuPid}/stat`, 'utf8')),
+    performance.now() - t0,
+    hz,
+  );
+  return {
+    guestUsedMB: (guestUsedKiB * 1024) / 1e6,
+    guestRssMB,
+    qemuRssMB: (qemuRssKiB * 1024) / 1e6,
+    cpuPercent: idleCpu,
+    windowSeconds: idleSeconds,
+  };
+}
+
+/** The host process listening on 127.0.0.1:port, by `ss` (which path the forwarder took). */
+function listenerOf(port: number): string {
+  try {
+    const out = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+    return /users:\(\("([^"]+)"/.exec(out)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** One container streams `bytes` per connection on a port published the default way. */
+async function measureThroughput(
+  engine: Machine,
+  dockerVm: DockerVm,
+  guestRef: string,
+  bytes: number,
+  opts: VmBenchOptions,
+  log: Log,
+): Promise<NonNullable<VmBenchResult['throughput']>> {
+  const port = await freePort();
+  const sshPort = await freePort();
+  const published = new Promise<void>((resolve) => {
+    const onEvent = (e: MachineEvent) => {
+      const open = new Set(e.type === 'ports' ? e.ports.map((p) => p.hostPort) : []);
+      if (open.has(port) && open.has(sshPort)) {
+        engine.off('event', onEvent);
+        resolve();
+      }
+    };
+    engine.on('event', onEvent);
+  });
+  await dockerVm([
+    'run',
+    '-d',
+    '--name',
+    'stream',
+    // As a user publishes: the VM's berthd binds it on all guest addresses (--ip 0.0.0.0), so
+    // both QEMU forwards reach it at the guest's user-net address.
+    '-p',
+    `${port}:8080`,
+    '-p',
+    `127.0.0.1:${sshPort}:8080`,
+    guestRef,
+    'nc',
+    '-ll',
+    '-p',
+    '8080',
+    '-e',
+    'head',
+    '-c',
+    String(bytes),
+    '/dev/zero',
+  ]);
+  await Promise.race([
+    published,
+    sleep(60_000).then(() => {
+      throw new Error(`port ${port} was not forwarded within 60 s`);
+    }),
+  ]);
+  const forwarderListener = listenerOf(port);
+  log(`vm: the forwarded port is served by ${forwarderListener}`);
+  const fwdPort = await freePort();
+  await qmpExecute(join(engine.paths.runDir, 'qmp.sock'), 'human-monitor-command', {
+    'command-line': `hostfwd_add net0 tcp:127.0.0.1:${fwdPort}-:${port}`,
+  });
+  const forwarder: number[] = [];
+  const hostfwd: number[] = [];
+  const sshPath: number[] = [];
+  const check = (r: { bytes: number }, way: string) => {
+    if (r.bytes !== bytes) throw new Error(`${way}: got ${r.bytes} of ${bytes} bytes`);
+  };
+  // One untimed run each warms the paths (JIT of the copy loops in the guest).
+  check(await drain(port), 'forwarder');
+  check(await drain(fwdPort), 'hostfwd');
+  check(await drain(sshPort), 'ssh path');
+  for (let i = 0; i < (opts.throughputRepetitions ?? 3); i++) {
+    // Alternating which goes first, so neither always follows the other's tail.
+    const pair = i % 2 === 0 ? [port, fwdPort] : [fwdPort, port];
+    const first = await drain(pair[0] ?? port);
+    const second = await drain(pair[1] ?? fwdPort);
+    const [f, h] = i % 2 === 0 ? [first, second] : [second, first];
+    check(f, 'forwarder');
+    check(h, 'hostfwd');
+    const ssh = await drain(sshPort);
+    check(ssh, 'ssh path');
+    forwarder.push(f.mbps);
+    hostfwd.push(h.mbps);
+    sshPath.push(ssh.mbps);
+    log(
+      `vm: throughput ${i + 1}: forwarder ${f.mbps.toFixed(1)} MB/s, hostfwd ${h.mbps.toFixed(1)} MB/s, ssh path ${ssh.mbps.toFixed(1)} MB/s`,
+    );
+  }
+  await dockerVm(['rm', '-f', 'stream']);
+  return {
+    bytes,
+    forwarderMBps: summarize(forwarder),
+    hostfwdMBps: summarize(hostfwd),
+    forwarderListener,
+    sshPathMBps: summarize(sshPath),
+    pairRatio: summarize(forwarder.map((f, i) => f / (hostfwd[i] ?? Number.NaN))),
+  };
+}
+
 export async function runVmBench(opts: VmBenchOptions = {}): Promise<VmBenchResult> {
   const log = opts.log ?? (() => undefined);
+  const parts = VM_BENCH_PARTS.filter((p) => !opts.parts || opts.parts.includes(p));
   const reps = opts.repetitions ?? 3;
   const bytes = opts.throughputBytes ?? 8 * 1024 * 1024;
   const loadStart = loadavg();
@@ -253,233 +482,107 @@ export async function runVmBench(opts: VmBenchOptions = {}): Promise<VmBenchResu
 
     const common = { accelerators: ['tcg'], diskGiB: 4 };
     const engine = benchMachine(root, 'engine');
-    const nodeFloor = benchMachine(root, 'floor-node');
-    const busyboxFloor = benchMachine(root, 'floor-busybox');
-    machines.push(engine, nodeFloor, busyboxFloor);
+    machines.push(engine);
     await engine.init({
       ...common,
       image,
       insecureRegistries: [`${QEMU_USER_NET_HOST}:${registryPort}`],
     });
-    await nodeFloor.init({ ...common, image: nodeFloorImage(image) });
-    await busyboxFloor.init({ ...common, image: busyboxFloorImage(image, join(root, 'floors')) });
     const settings = engine.settings();
+    const result: VmBenchResult = {
+      date: '',
+      parts,
+      load: { start: loadStart, end: [] },
+      image: { key, dir: imageDir },
+      accelerator: '?',
+      cpus: settings.cpus,
+      memoryMiB: settings.memoryMiB,
+      repetitions: reps,
+      ratios: {},
+      targets: VM_TARGETS,
+    };
 
-    // First boots: each data disk is formatted and Node's code cache filled; not compared.
-    log('vm: first boots (data disks formatted, code caches filled)');
-    await bootFloor(nodeFloor);
-    const first = await bootEngine(engine);
-
-    const runs = { busybox: [] as number[], node: [] as number[], engine: [] as number[] };
-    const uptimes = { busybox: [] as number[], node: [] as number[], engine: [] as number[] };
-    const stages: Record<string, number>[] = [];
-    let accelerator = (await engine.status()).accelerator ?? '?';
-    // Each round ends with the engine running: the idle and traffic measurements use the last.
-    for (let i = 0; i < reps; i++) {
-      await engine.stop({ timeoutMs: STOP_TIMEOUT_MS });
-      const b = await bootFloor(busyboxFloor);
-      const n = await bootFloor(nodeFloor);
-      const e = await bootEngine(engine);
-      accelerator = (await engine.status()).accelerator ?? '?';
-      runs.busybox.push(b.ms);
-      runs.node.push(n.ms);
-      runs.engine.push(e.ms);
-      uptimes.busybox.push(b.uptime);
-      uptimes.node.push(n.uptime);
-      uptimes.engine.push(e.uptime);
-      stages.push(e.stages);
-      log(
-        `vm: boot ${i + 1}/${reps}: busybox ${b.ms.toFixed(0)} ms, node -e 0 ${n.ms.toFixed(0)} ms, engine-ready ${e.ms.toFixed(0)} ms`,
+    if (parts.includes('boot')) {
+      result.boot = await measureBoots(root, engine, machines, image, common, reps, log);
+      const b = result.boot;
+      result.ratios.engineVsNodeFloor = verdict(
+        b.engine.median,
+        b.node.median,
+        VM_TARGETS.engineVsNodeFloor,
+        'at-most',
       );
+      result.ratios.engineVsBusybox = b.engine.median / b.busybox.median;
+      result.ratios.nodeFloorVsBusybox = b.node.median / b.busybox.median;
+    } else {
+      log('vm: booting the engine machine');
+      await bootEngine(engine);
     }
-
-    // Idle: the engine machine as the last boot left it, once berthd settled.
+    result.accelerator = (await engine.status()).accelerator ?? '?';
     const link = engine.agentLink();
     if (!link) throw new Error('the engine machine has no agent link');
-    await sleep(5000);
-    const meminfo = await guestExec(link, 'cat /proc/meminfo');
-    const guestUsedKiB = usedMemoryKiB(meminfo);
-    // Who holds it: the guest's Node processes (agent, berthd) and tmpfs (Shmem).
-    const statuses = await guestExec(
-      link,
-      'for p in $(pidof node); do echo "== $(tr "\\0" " " </proc/$p/cmdline | cut -d" " -f2)"; cat /proc/$p/status; done',
-    );
-    const guestRssMB: Record<string, number> = {};
-    for (const part of statuses.split('== ').slice(1)) {
-      const name = (part.split('\n')[0] ?? '').trim().replace(/^.*\//, '');
-      guestRssMB[name] = ((parseVmRssKiB(part) ?? 0) * 1024) / 1e6;
-    }
-    guestRssMB.shmem = (Number(/^Shmem:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) * 1024) / 1e6;
-    const qemuPid = (await engine.status()).pid;
-    if (qemuPid === undefined) throw new Error('no QEMU pid');
-    const qemuRssKiB = parseVmRssKiB(readFileSync(`/proc/${qemuPid}/status`, 'utf8')) ?? 0;
-    const idleSeconds = opts.idleSeconds ?? 30;
-    log(`vm: QEMU idle CPU over ${idleSeconds} s`);
-    const hz = clockTicksPerSecond();
-    const t0 = performance.now();
-    const ticks0 = cpuTicks(readFileSync(`/proc/${qemuPid}/stat`, 'utf8'));
-    await sleep(idleSeconds * 1000);
-    const idleCpu = cpuPercent(
-      ticks0,
-      cpuTicks(readFileSync(`/proc/${qemuPid}/stat`, 'utf8')),
-      performance.now() - t0,
-      hz,
-    );
 
-    // Throughput: one container streams `bytes` per connection on a published port.
+    if (parts.includes('idle')) {
+      result.idle = await measureIdle(engine, link, opts.idleSeconds ?? 30, log);
+      result.guestUsedOk = result.idle.guestUsedMB <= VM_TARGETS.guestUsedMB;
+    }
+
     const host = engineClientHost(engine.dockerSocket);
     const dockerVm = async (args: string[], timeoutMs = 180_000) => {
       const r = await docker(args, { host, timeoutMs });
       if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr.trim()}`);
       return r.stdout;
     };
-    log('vm: pulling busybox into the guest');
-    await dockerVm(['pull', '-q', guestRef]);
-    const port = await freePort();
-    const published = new Promise<void>((resolve) => {
-      const onEvent = (e: MachineEvent) => {
-        if (e.type === 'ports' && e.ports.some((p) => p.hostPort === port)) {
-          engine.off('event', onEvent);
-          resolve();
-        }
-      };
-      engine.on('event', onEvent);
-    });
-    await dockerVm([
-      'run',
-      '-d',
-      '--name',
-      'stream',
-      // On all guest addresses (berthd's default is its loopback): hostfwd reaches the guest
-      // at its user-net address. The forwarder listens on the host's 127.0.0.1 either way.
-      '-p',
-      `0.0.0.0:${port}:8080`,
-      guestRef,
-      'nc',
-      '-ll',
-      '-p',
-      '8080',
-      '-e',
-      'head',
-      '-c',
-      String(bytes),
-      '/dev/zero',
-    ]);
-    await Promise.race([
-      published,
-      sleep(60_000).then(() => {
-        throw new Error(`port ${port} was not forwarded within 60 s`);
-      }),
-    ]);
-    const fwdPort = await freePort();
-    await qmpExecute(join(engine.paths.runDir, 'qmp.sock'), 'human-monitor-command', {
-      'command-line': `hostfwd_add net0 tcp:127.0.0.1:${fwdPort}-:${port}`,
-    });
-    const forwarder: number[] = [];
-    const hostfwd: number[] = [];
-    const check = (r: { bytes: number }, way: string) => {
-      if (r.bytes !== bytes) throw new Error(`${way}: got ${r.bytes} of ${bytes} bytes`);
-    };
-    // One untimed run each warms the paths (JIT of the copy loops in the guest).
-    check(await drain(port), 'forwarder');
-    check(await drain(fwdPort), 'hostfwd');
-    for (let i = 0; i < (opts.throughputRepetitions ?? 3); i++) {
-      const f = await drain(port);
-      check(f, 'forwarder');
-      const h = await drain(fwdPort);
-      check(h, 'hostfwd');
-      forwarder.push(f.mbps);
-      hostfwd.push(h.mbps);
-      log(
-        `vm: throughput ${i + 1}: forwarder ${f.mbps.toFixed(1)} MB/s, hostfwd ${h.mbps.toFixed(1)} MB/s`,
+    if (parts.includes('throughput') || parts.includes('run-rm')) {
+      log('vm: pulling busybox into the guest');
+      await dockerVm(['pull', '-q', guestRef]);
+    }
+
+    if (parts.includes('throughput')) {
+      result.throughput = await measureThroughput(engine, dockerVm, guestRef, bytes, opts, log);
+      result.ratios.forwarderVsHostfwd = verdict(
+        result.throughput.forwarderMBps.median,
+        result.throughput.hostfwdMBps.median,
+        VM_TARGETS.forwarderVsHostfwd,
+        'at-least',
       );
     }
-    await dockerVm(['rm', '-f', 'stream']);
 
-    // docker run --rm through the bridge against berthd on this host.
-    const nativeSkipped = engineTestSkip() || undefined;
-    if (!nativeSkipped) {
-      native = await startBerthd();
-      const r = await docker(['pull', '-q', pushed.ref], { host: native.dockerHost });
-      if (r.code !== 0) throw new Error(`native pull: ${r.stderr}`);
-    }
-    const runRm = async (h: string, ref: string) => {
-      const r = await docker(['run', '--rm', ref, 'true'], { host: h, timeoutMs: 120_000 });
-      if (r.code !== 0) throw new Error(`run --rm: ${r.stderr}`);
-    };
-    const bridgeRuns: number[] = [];
-    const nativeRuns: number[] = [];
-    await runRm(host, guestRef);
-    if (native) await runRm(native.dockerHost, pushed.ref);
-    for (let i = 0; i < (opts.runRmRepetitions ?? 5); i++) {
-      bridgeRuns.push(await timed(() => runRm(host, guestRef)));
-      if (native) {
-        const h = native.dockerHost;
-        nativeRuns.push(await timed(() => runRm(h, pushed.ref)));
+    if (parts.includes('run-rm')) {
+      // docker run --rm through the bridge against berthd on this host.
+      const nativeSkipped = engineTestSkip() || undefined;
+      if (!nativeSkipped) {
+        native = await startBerthd();
+        const r = await docker(['pull', '-q', pushed.ref], { host: native.dockerHost });
+        if (r.code !== 0) throw new Error(`native pull: ${r.stderr}`);
       }
-    }
-
-    const boot = {
-      busybox: summarize(runs.busybox),
-      node: summarize(runs.node),
-      engine: summarize(runs.engine),
-    };
-    const fwd = summarize(forwarder);
-    const hfwd = summarize(hostfwd);
-    const bridge = summarize(bridgeRuns);
-    const nativeSummary = native ? summarize(nativeRuns) : undefined;
-    const guestUsedMB = (guestUsedKiB * 1024) / 1e6;
-    return {
-      date: new Date().toISOString(),
-      load: { start: loadStart, end: loadavg() },
-      image: { key, dir: imageDir },
-      accelerator,
-      cpus: settings.cpus,
-      memoryMiB: settings.memoryMiB,
-      repetitions: reps,
-      boot: {
-        ...boot,
-        engineFirstMs: first.ms,
-        guestUptime: {
-          busybox: summarize(uptimes.busybox),
-          node: summarize(uptimes.node),
-          engineReady: summarize(uptimes.engine),
-        },
-        stages: medianStages(stages),
-      },
-      idle: {
-        guestUsedMB,
-        guestRssMB,
-        qemuRssMB: (qemuRssKiB * 1024) / 1e6,
-        cpuPercent: idleCpu,
-        windowSeconds: idleSeconds,
-      },
-      throughput: { bytes, forwarderMBps: fwd, hostfwdMBps: hfwd },
-      runRm: {
+      const runRm = async (h: string, ref: string) => {
+        const r = await docker(['run', '--rm', ref, 'true'], { host: h, timeoutMs: 120_000 });
+        if (r.code !== 0) throw new Error(`run --rm: ${r.stderr}`);
+      };
+      const bridgeRuns: number[] = [];
+      const nativeRuns: number[] = [];
+      await runRm(host, guestRef);
+      if (native) await runRm(native.dockerHost, pushed.ref);
+      for (let i = 0; i < (opts.runRmRepetitions ?? 5); i++) {
+        bridgeRuns.push(await timed(() => runRm(host, guestRef)));
+        if (native) {
+          const h = native.dockerHost;
+          nativeRuns.push(await timed(() => runRm(h, pushed.ref)));
+        }
+      }
+      const bridge = summarize(bridgeRuns);
+      const nativeSummary = native ? summarize(nativeRuns) : undefined;
+      result.runRm = {
         bridge,
         ...(nativeSummary ? { native: nativeSummary } : {}),
         ...(nativeSkipped ? { nativeSkipped } : {}),
-      },
-      ratios: {
-        engineVsNodeFloor: verdict(
-          boot.engine.median,
-          boot.node.median,
-          VM_TARGETS.engineVsNodeFloor,
-          'at-most',
-        ),
-        engineVsBusybox: boot.engine.median / boot.busybox.median,
-        nodeFloorVsBusybox: boot.node.median / boot.busybox.median,
-        forwarderVsHostfwd: verdict(
-          fwd.median,
-          hfwd.median,
-          VM_TARGETS.forwarderVsHostfwd,
-          'at-least',
-        ),
-        ...(nativeSummary ? { bridgeVsNative: bridge.median / nativeSummary.median } : {}),
-      },
-      guestUsedOk: guestUsedMB <= VM_TARGETS.guestUsedMB,
-      targets: VM_TARGETS,
-    };
+      };
+      if (nativeSummary) result.ratios.bridgeVsNative = bridge.median / nativeSummary.median;
+    }
+
+    result.date = new Date().toISOString();
+    result.load.end = loadavg();
+    return result;
   } catch (e) {
     // What the guest said about it, while the VM still runs.
     const link = machines[0]?.agentLink();
