@@ -62,6 +62,11 @@ export interface NativePortForwarder {
   add(proto: 'tcp' | 'udp', hostIp: string, hostPort: number, guestPort: number): Promise<void>;
   /** MUST succeed when the rule does not exist. */
   remove(proto: 'tcp' | 'udp', hostIp: string, hostPort: number): Promise<void>;
+  /**
+   * Removes the rules an earlier host process added to this running guest (it may have died
+   * before the containers behind them stopped); called before the first snapshot is applied.
+   */
+  reset(): Promise<void>;
 }
 
 export class PortForwardError extends Error {

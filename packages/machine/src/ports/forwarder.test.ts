@@ -52,6 +52,11 @@ class RecordingForwarder implements NativePortForwarder {
     this.calls.push(`remove ${proto}:${hostIp}:${hostPort}`);
     return Promise.resolve();
   }
+
+  reset(): Promise<void> {
+    this.calls.push('reset');
+    return Promise.resolve();
+  }
 }
 
 function request(port: number, text: string): Promise<string> {
@@ -215,13 +220,14 @@ describe('published ports', { timeout: 60_000 }, () => {
       assert.equal(useNativeForward(published({ hostPort: 1, guestPort: 1 }), undefined), false);
     });
 
-    it('adds TCP and UDP forwards for a snapshot and removes them after', async () => {
+    it('clears an earlier host process’s rules, then adds TCP and UDP forwards for a snapshot and removes them after', async () => {
       const tcp = await freePort();
       const udp = await freePort();
       await viaNative.apply([
         published({ hostIp: '0.0.0.0', hostPort: tcp, guestPort: 8080 }),
         published({ protocol: 'udp', hostPort: udp, guestPort: 5353 }),
       ]);
+      assert.equal(native.calls.shift(), 'reset');
       assert.deepEqual(
         native.calls.sort(),
         [`add tcp:127.0.0.1:${tcp}-:8080`, `add udp:127.0.0.1:${udp}-:5353`].sort(),

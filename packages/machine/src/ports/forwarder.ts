@@ -61,6 +61,7 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
   private readonly forwards = new Map<string, Listener>();
   private readonly failed = new Set<string>();
   private pending: Promise<void> = Promise.resolve();
+  private nativeReset = false;
 
   constructor(
     private readonly link: AgentLink,
@@ -85,6 +86,10 @@ export class PortForwarder extends EventEmitter<PortForwarderEvents> {
   }
 
   private async reconcile(ports: readonly PublishedPort[]): Promise<void> {
+    if (this.native && !this.nativeReset) {
+      this.nativeReset = true;
+      await this.native.reset().catch(() => undefined);
+    }
     const wanted = new Map(ports.map((p) => [portKey(p), p]));
     for (const [key, listener] of this.forwards) {
       const next = wanted.get(key);

@@ -51,7 +51,7 @@ describe('QEMU hostfwd commands', () => {
   });
 
   it('forwards IPv4 host addresses only (QEMU 7.2 slirp)', () => {
-    const f = new QemuHostForwarder('/nonexistent');
+    const f = new QemuHostForwarder('/nonexistent', '/nonexistent.json');
     assert.equal(f.supports('tcp', '127.0.0.1'), true);
     assert.equal(f.supports('udp', '::1'), false);
   });
@@ -97,7 +97,7 @@ describe('QEMU hostfwd at run time', { skip, timeout: 60_000 }, () => {
     );
     assert.equal(r.code, 0, r.stderr);
     pid = await waitUntil('the QEMU pid file', () => livePid(pidFile), { timeoutMs: 10_000 });
-    forwarder = new QemuHostForwarder(qmp);
+    forwarder = new QemuHostForwarder(qmp, join(dir, 'hostfwd.json'));
   });
 
   after(async () => {
@@ -117,6 +117,16 @@ describe('QEMU hostfwd at run time', { skip, timeout: 60_000 }, () => {
     assert.equal(await bindError(port), undefined);
     // Removing what is not there is fine.
     await forwarder.remove('tcp', '127.0.0.1', port);
+  });
+
+  it('clears what an earlier host process added to the same guest', async () => {
+    const port = await freePort();
+    await forwarder.add('tcp', '127.0.0.1', port, 80);
+    await forwarder.add('udp', '127.0.0.1', port, 53);
+    const later = new QemuHostForwarder(join(dir, 'qmp.sock'), join(dir, 'hostfwd.json'));
+    await later.reset();
+    assert.equal(await bindError(port), undefined);
+    await later.reset();
   });
 
   it('reports a host port that is already taken', async () => {

@@ -4,7 +4,9 @@
  * so the bytes skip the agent's ssh2 channel (encryption and copies in an emulated guest).
  */
 import { createSocket } from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, isIPv4 } from 'node:net';
+import { z } from 'zod';
 import { PortForwardError, type NativePortForwarder } from '../../driver.js';
 import { qmpExecute } from './qmp.js';
 
@@ -12,6 +14,11 @@ import { qmpExecute } from './qmp.js';
 export const USER_NETDEV = 'net0';
 
 type Proto = 'tcp' | 'udp';
+
+const RulesSchema = z.array(
+  z.object({ proto: z.enum(['tcp', 'udp']), hostIp: z.string(), hostPort: z.number().int() }),
+);
+type Rule = z.infer<typeof RulesSchema>[number];
 
 /** HMP `hostfwd_add`, run through QMP's human-monitor-command (QMP has no command of its own). */
 export function hostfwdAddCommand(
@@ -57,7 +64,14 @@ function probeBind(proto: Proto, address: string, port: number): Promise<string 
 }
 
 export class QemuHostForwarder implements NativePortForwarder {
-  constructor(private readonly qmpSocket: string) {}
+  /**
+   * @param rulesFile where the rules this guest got are listed, so that a later host process
+   *   can clear them (it lives in the run dir, which goes with the guest).
+   */
+  constructor(
+    private readonly qmpSocket: string,
+    private readonly rulesFile: string,
+  ) {}
 
   supports(_proto: Proto, hostIp: string): boolean {
     // QEMU 7.2's slirp hostfwd parses IPv4 host addresses only.
@@ -68,13 +82,35 @@ export class QemuHostForwarder implements NativePortForwarder {
     // A rule this guest already has (a host process restarted beside a running VM) is replaced.
     await this.remove(proto, hostIp, hostPort);
     const why = hmpFailure(await this.hmp(hostfwdAddCommand(proto, hostIp, hostPort, guestPort)));
-    if (why === undefined) return;
+    if (why === undefined) {
+      this.record([...this.rules(), { proto, hostIp, hostPort }]);
+      return;
+    }
     // QEMU says only that it could not; the host's own bind says why.
     throw new PortForwardError((await probeBind(proto, hostIp, hostPort)) ?? why);
   }
 
   async remove(proto: Proto, hostIp: string, hostPort: number): Promise<void> {
     await this.hmp(hostfwdRemoveCommand(proto, hostIp, hostPort));
+    const same = (r: Rule) => r.proto === proto && r.hostIp === hostIp && r.hostPort === hostPort;
+    const rules = this.rules();
+    if (rules.some(same)) this.record(rules.filter((r) => !same(r)));
+  }
+
+  async reset(): Promise<void> {
+    for (const r of this.rules()) await this.remove(r.proto, r.hostIp, r.hostPort);
+  }
+
+  private rules(): Rule[] {
+    try {
+      return RulesSchema.parse(JSON.parse(readFileSync(this.rulesFile, 'utf8')));
+    } catch {
+      return [];
+    }
+  }
+
+  private record(rules: Rule[]): void {
+    writeFileSync(this.rulesFile, `${JSON.stringify(rules)}\n`, { mode: 0o600 });
   }
 
   private hmp(commandLine: string): Promise<unknown> {

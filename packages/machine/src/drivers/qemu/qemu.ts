@@ -71,6 +71,7 @@ class QemuDriver implements Driver {
     info: string;
     guestConfig: string;
     verdicts: string;
+    hostfwd: string;
   };
 
   constructor(
@@ -85,8 +86,9 @@ class QemuDriver implements Driver {
       info: join(run, 'qemu.json'),
       guestConfig: join(run, 'guest-config.json'),
       verdicts: join(ctx.hostStateDir, 'accelerators.json'),
+      hostfwd: join(run, 'hostfwd.json'),
     };
-    this.portForwarder = new QemuHostForwarder(this.files.qmp);
+    this.portForwarder = new QemuHostForwarder(this.files.qmp, this.files.hostfwd);
   }
 
   async validate(): Promise<void> {
@@ -189,6 +191,7 @@ class QemuDriver implements Driver {
     if (existsSync(paths.serialLog)) renameSync(paths.serialLog, `${paths.serialLog}.1`);
     rmSync(this.files.pid, { force: true });
     rmSync(this.files.qmp, { force: true });
+    rmSync(this.files.hostfwd, { force: true });
     const shares = await this.prepareShares(startOpts.onNotice);
     const args = qemuArgs({
       arch: settings.arch,
@@ -298,7 +301,13 @@ class QemuDriver implements Driver {
       }
     }
     await stopVirtiofsd(this.ctx.paths.runDir);
-    for (const f of [this.files.pid, this.files.qmp, this.files.info, this.files.guestConfig])
+    for (const f of [
+      this.files.pid,
+      this.files.qmp,
+      this.files.info,
+      this.files.guestConfig,
+      this.files.hostfwd,
+    ])
       rmSync(f, { force: true });
   }
 
