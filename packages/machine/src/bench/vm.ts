@@ -433,14 +433,17 @@ async function measureThroughput(
   check(await drain(fwdPort), 'hostfwd');
   check(await drain(sshPort), 'ssh path');
   for (let i = 0; i < (opts.throughputRepetitions ?? 3); i++) {
-    // Alternating which goes first, so neither always follows the other's tail.
-    const pair = i % 2 === 0 ? [port, fwdPort] : [fwdPort, port];
-    const first = await drain(pair[0] ?? port);
-    const second = await drain(pair[1] ?? fwdPort);
-    const [f, h] = i % 2 === 0 ? [first, second] : [second, first];
+    // The order rotates, so each path runs in each position equally often: a run is slower
+    // or faster by what ran before it (the guest still tearing the last connection down).
+    const ways = [port, fwdPort, sshPort];
+    const order = ways.map((_, k) => ways[(k + i) % ways.length] ?? port);
+    const got = new Map<number, { mbps: number; bytes: number }>();
+    for (const p of order) got.set(p, await drain(p));
+    const f = got.get(port) ?? { mbps: 0, bytes: 0 };
+    const h = got.get(fwdPort) ?? { mbps: 0, bytes: 0 };
+    const ssh = got.get(sshPort) ?? { mbps: 0, bytes: 0 };
     check(f, 'forwarder');
     check(h, 'hostfwd');
-    const ssh = await drain(sshPort);
     check(ssh, 'ssh path');
     forwarder.push(f.mbps);
     hostfwd.push(h.mbps);
