@@ -51,6 +51,8 @@ async function main(): Promise<void> {
     log(`${MODULES_LOADED} did not appear in ${MODULES_TIMEOUT_MS} ms; starting berthd anyway`);
   // berthd runs in this process: a second Node costs a second start-up (most of the boot under
   // emulation) and its own heap. It goes first; the rest below runs while it opens its stores.
+  // The image has no git: berthd would spawn it for its build info (a fork costs here).
+  process.env.BERTH_GIT_COMMIT ??= 'unknown';
   await startEngineInProcess(BERTHD, args);
 
   execFile('/bin/busybox', ['hostname', config.hostname], (err) => {

@@ -3,7 +3,7 @@
  * Native modules stay outside the bundle: koffi finds its prebuilt binary through
  * `require('@koromix/koffi-linux-<arch>')`, resolved from node_modules next to the bundle.
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 /** CommonJS dependencies inside an ESM bundle still call require and read __dirname. */
 const ESM_REQUIRE_SHIM = [
@@ -14,6 +14,28 @@ const ESM_REQUIRE_SHIM = [
   'const __filename = __berthFileURLToPath(import.meta.url);',
   'const __dirname = __berthDirname(__filename);',
 ].join('\n');
+
+/**
+ * node:http and node:https reach the bundle through require, not an ESM import: importing them
+ * as ESM builds their module facade, which reads every export, and one of them loads Node's
+ * whole bundled undici (≈0.7 s of the guest's boot under emulation). Other built-ins stay ESM:
+ * through require, each importing module would copy all their exports (esbuild's __toESM).
+ */
+const HTTP_VIA_REQUIRE: Plugin = {
+  name: 'http-via-require',
+  setup(b) {
+    // The stub's own require of the built-in stays external (else it would require itself).
+    b.onResolve({ filter: /^node:https?$/ }, (a) =>
+      a.namespace === 'builtin'
+        ? { path: a.path, external: true }
+        : { path: a.path, namespace: 'builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({
+      contents: `module.exports = require(${JSON.stringify(a.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 export async function bundle(entry: string, outfile: string): Promise<void> {
   const result = await build({
@@ -27,6 +49,7 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
     minifySyntax: true,
     legalComments: 'none',
     banner: { js: ESM_REQUIRE_SHIM },
+    plugins: [HTTP_VIA_REQUIRE],
     // Native add-ons load at run time or are optional (ssh2 falls back to pure JS crypto).
     external: ['@koromix/*', 'cpu-features', '*.node'],
     logLevel: 'error',
