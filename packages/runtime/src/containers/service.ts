@@ -146,7 +146,7 @@ export class ContainerService {
   readonly runtime: OciRuntime;
   readonly runcBinary: string;
   /** The runtime's `run` takes --keep (every runc; crun from 1.9); used where the OOM count needs it. */
-  private readonly runKeep: boolean;
+  private runKeepAnswer: boolean | undefined;
   readonly runtimeRoot: string;
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -166,9 +166,17 @@ export class ContainerService {
     this.cgroup = detectCgroup();
     const choice = detectRuntime(this.cgroup);
     this.runcBinary = choice.binary;
-    this.runKeep = runSupportsKeep(choice.binary);
     this.runtime = createRuntime(this.runtimeRoot, choice);
     this.log = engine.logger.child({ component: 'containers' });
+  }
+
+  /**
+   * Whether the runtime takes `run --keep`, asked when a container first needs it: spawning
+   * the runtime at start would hold up berthd's first answer (seconds in an emulated VM).
+   */
+  private get runKeep(): boolean {
+    this.runKeepAnswer ??= runSupportsKeep(this.runcBinary);
+    return this.runKeepAnswer;
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------
@@ -665,7 +673,7 @@ export class ContainerService {
         paths: shim,
         runc: this.runcBinary,
         stateDir: this.runtimeRoot,
-        keep: this.runKeep && cgroup.needsKeep((hc.Memory ?? 0) > 0 || (hc.MemorySwap ?? 0) > 0),
+        keep: cgroup.needsKeep((hc.Memory ?? 0) > 0 || (hc.MemorySwap ?? 0) > 0) && this.runKeep,
         tty: rec.Config.Tty ?? false,
         openStdin: rec.Config.OpenStdin ?? false,
         stdinOnce: rec.Config.StdinOnce ?? false,
