@@ -180,6 +180,17 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     assert.equal(hello.stdout.trim(), 'hello from the guest');
   });
 
+  it('reports OOMKilled for a container killed by its memory limit (crun, cgroup v2)', async () => {
+    // tail keeps the whole 64 MiB line in memory: over the 16 MiB limit.
+    const cmd = 'head -c 67108864 /dev/zero | tail -n 1 >/dev/null';
+    const args = ['run', '--name', 'oom', '-m', '16m', '--memory-swap', '16m', guestRef];
+    const r = await run([...args, 'sh', '-c', cmd], 180_000);
+    assert.equal(r.code, 137, describeRun(args, r));
+    const state = await ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom']);
+    assert.equal(state.stdout.trim(), 'true 137');
+    await ok(['rm', 'oom']);
+  });
+
   it('gives containers host.docker.internal, the host', async () => {
     const port = registry.host.split(':')[1] ?? '';
     const r = await ok(
