@@ -152,7 +152,7 @@ function logicalLines(text: string): { escape: string; syntax?: string; lines: L
 }
 
 /** A JSON array of strings, or undefined when `rest` is not one (then it is shell form). */
-function jsonArray(rest: string): string[] | undefined {
+export function jsonArray(rest: string): string[] | undefined {
   const t = rest.trim();
   if (!t.startsWith('[')) return undefined;
   try {

@@ -27,6 +27,7 @@ import {
   MediaTypes,
   manifestSchema,
 } from '../images/oci.js';
+import { jsonArray } from '../build/dockerfile.js';
 import { storeImage } from '../images/store-image.js';
 import { packTree } from './archive.js';
 import { mountPointsOf, mountStubs } from './changes.js';
@@ -129,21 +130,8 @@ function keyValues(rest: string, what: string): Array<[string, string]> {
   });
 }
 
-/** The JSON (exec) form when `rest` is a JSON string array, else undefined. */
-function jsonForm(rest: string): string[] | undefined {
-  const t = rest.trim();
-  if (!t.startsWith('[')) return undefined;
-  try {
-    const v: unknown = JSON.parse(t);
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
-  } catch {
-    // not JSON: shell form
-  }
-  return undefined;
-}
-
 function commandForm(rest: string, shell: readonly string[]): string[] {
-  return jsonForm(rest) ?? [...shell, rest.trim()];
+  return jsonArray(rest) ?? [...shell, rest.trim()];
 }
 
 /** Applies Dockerfile instructions to an image's container config (moby's BuildFromConfig). */
@@ -197,7 +185,7 @@ export function applyChanges(config: ContainerConfig, changes: readonly string[]
         }
         case 'volume': {
           const vols = { ...(out.Volumes ?? {}) };
-          for (const v of jsonForm(rest) ?? words(rest)) {
+          for (const v of jsonArray(rest) ?? words(rest)) {
             if (v.trim() === '')
               throw new InvalidParameterError('VOLUME specified can not be an empty string');
             vols[v] = {};

@@ -12,10 +12,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { InvalidParameterError, NotFoundError } from '../api/errors.js';
-import { tempDir } from '../testing/process.js';
+import { collect, tempDir, within } from '../testing/process.js';
 import { skipUnless } from '../testing/tools.js';
 import { detectCgroup } from './cgroups.js';
 import { ConsoleSocket } from './console-socket.js';
@@ -35,24 +34,6 @@ const choice = (() => {
   }
 })();
 const skip = skipUnless(['root', '/bin/busybox']) || (choice ? false : 'no runc or crun installed');
-
-function collect(stream: Readable | undefined): Promise<string> {
-  if (!stream) return Promise.resolve('');
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (b: Buffer) => chunks.push(b));
-    stream.once('error', reject);
-    stream.once('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface RunOutcome {
   stdout: string;
