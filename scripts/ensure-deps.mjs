@@ -36,6 +36,8 @@ const DEBIAN = {
     'xz-utils': '/usr/bin/xz',
     'qemu-system-x86': '/usr/bin/qemu-system-x86_64',
     e2fsprogs: '/usr/sbin/mkfs.ext4',
+    // the ssh keys the machine makes are checked against OpenSSH's own reader
+    'openssh-client': '/usr/bin/ssh-keygen',
   },
 };
 

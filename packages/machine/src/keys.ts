@@ -5,6 +5,7 @@
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
+import { generateEd25519KeyPair } from '@berth/vm-image/ssh-keys';
 import type { MachinePaths } from './paths.js';
 
 export interface MachineKeys {
@@ -17,8 +18,8 @@ export interface MachineKeys {
 }
 
 export function generateMachineKeys(name: string): MachineKeys {
-  const host = ssh2.utils.generateKeyPairSync('ed25519', { comment: `berth-${name}-host` });
-  const client = ssh2.utils.generateKeyPairSync('ed25519', { comment: `berth-${name}-client` });
+  const host = generateEd25519KeyPair(`berth-${name}-host`);
+  const client = generateEd25519KeyPair(`berth-${name}-client`);
   return {
     hostPrivate: host.private,
     hostPublic: host.public,

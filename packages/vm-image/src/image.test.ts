@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import ssh2, { type Client } from 'ssh2';
+import type { Client } from 'ssh2';
+import { generateEd25519KeyPair } from './agent/ssh-keys.js';
 import { buildImage, type BuildResult } from './build/build.js';
 import { EXEC_EVENTS, type GuestConfig } from './agent/protocol.js';
 import { bootGuest, type BootedGuest } from './testing/qemu.js';
@@ -53,10 +54,10 @@ describe('vm image: build and boot under TCG', { skip, timeout: 30 * 60_000 }, (
             .join(', '),
       );
       dir = mkdtempSync(join(tmpdir(), 'berth-vm-test-'));
-      const host = ssh2.utils.generateKeyPairSync('ed25519');
-      const client = ssh2.utils.generateKeyPairSync('ed25519');
+      const host = generateEd25519KeyPair();
+      const client = generateEd25519KeyPair();
       clientKey = client.private;
-      otherKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+      otherKey = generateEd25519KeyPair().private;
       const config: GuestConfig = {
         version: 1,
         hostKey: host.private,

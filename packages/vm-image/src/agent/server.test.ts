@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import ssh2, { type Client } from 'ssh2';
+import type { Client } from 'ssh2';
+import { generateEd25519KeyPair } from './ssh-keys.js';
 import { connectAgent, engineRequest, execIn, openEngineStream } from '../testing/ssh.js';
 import { PortWatcher } from './ports.js';
 import { startAgentServer, type AgentServer } from './server.js';
@@ -15,8 +16,8 @@ describe('agent ssh server', () => {
   let engine: Server;
   let agent: AgentServer;
   let client: Client;
-  const key = ssh2.utils.generateKeyPairSync('ed25519');
-  const stranger = ssh2.utils.generateKeyPairSync('ed25519');
+  const key = generateEd25519KeyPair();
+  const stranger = generateEd25519KeyPair();
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-agent-'));
@@ -27,7 +28,7 @@ describe('agent ssh server', () => {
     });
     await new Promise<void>((resolve) => engine.listen(socket, resolve));
     agent = await startAgentServer({
-      hostKey: ssh2.utils.generateKeyPairSync('ed25519').private,
+      hostKey: generateEd25519KeyPair().private,
       authorizedKeys: [key.public],
       engineSocket: socket,
       ports: new PortWatcher(socket),
