@@ -25,6 +25,8 @@ const DEBIAN = {
     runc: '/usr/sbin/runc',
     crun: '/usr/bin/crun',
     zstd: '/usr/bin/zstd',
+    // docker build's ADD of .tar.bz2 (and xz-utils below for .tar.xz)
+    bzip2: '/bin/bzip2',
     tini: '/usr/bin/tini-static',
     iproute2: '/usr/sbin/ip',
     chromium: '/usr/bin/chromium',

@@ -2,9 +2,8 @@
  * ADD's local archives: a source file is unpacked when it is a tar, plain or compressed, as
  * moby's archive.DetectCompression + tar reader decide (the compression by magic bytes, never
  * by name; then the first block must be a tar header). gzip and zstd are decoded in-process;
- * xz through the `xz` program (Debian's xz-utils, which Berth's tools already need). bzip2 has
- * no decoder here: a file named as a bzip2 tar is refused with a message rather than copied
- * unpacked; other bzip2 data is copied as is.
+ * xz and bzip2 through the `xz` and `bzip2` programs (Debian's xz-utils and bzip2, in the VM's
+ * image too): Node has no decoder for either.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -30,6 +29,7 @@ const MAGIC: [Exclude<ArchiveKind, 'tar'>, Buffer][] = [
 /** External decoders: program and arguments before the path. */
 const PROGRAMS: Partial<Record<ArchiveKind, { program: string; args: string[]; pkg: string }>> = {
   xz: { program: 'xz', args: ['-dc', '--'], pkg: 'xz-utils' },
+  bzip2: { program: 'bzip2', args: ['-dc', '--'], pkg: 'bzip2' },
 };
 
 /** Whether `head` (decompressed) starts with a real tar header (not an empty archive). */
@@ -134,13 +134,6 @@ export async function archiveKind(path: string, display = path): Promise<Archive
     }
     case 'zstd':
       return startsWithTarHeader(zstdHead(head)) ? kind : undefined;
-    case 'bzip2':
-      // Without a decoder there is no telling a bzip2 tar from other bzip2 data but the name.
-      if (/\.(?:tar\.bz2?|tbz2?|tb2)$/i.test(display))
-        throw new InvalidParameterError(
-          `ADD ${display}: berthd cannot unpack bzip2 archives; use a tar, tar.gz, tar.zst or tar.xz`,
-        );
-      return undefined;
     default: {
       let data: Buffer;
       try {

@@ -90,6 +90,10 @@ export const SYSTEM_PACKAGES = [
   // /bin/sh: busybox's sh runs its own applets before PATH (its `ip` has no -batch), so
   // scripts berthd runs must get a shell that looks tools up in PATH
   'dash',
+  // docker build's ADD unpacks .tar.xz and .tar.bz2 with these (Node has no decoder)
+  'xz-utils',
+  'bzip2',
+  'libbz2-1.0',
   // shell tools, init, modprobe, udhcpc, acpid
   'busybox-static',
   'ca-certificates',
