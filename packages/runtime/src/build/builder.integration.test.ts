@@ -1,7 +1,7 @@
 /**
  * The classic builder's leftovers as moby leaves them, with the real docker CLI
  * (DOCKER_BUILDKIT=0) against berthd: step containers (`--rm`, `--force-rm`, a failed RUN's
- * container kept), `--pull` failing with the registry's error, ADD of .tar.xz; and the image
+ * container kept), `--pull` failing with the registry's error, ADD of .tar.xz and .tar.bz2; and the image
  * tree a build makes: `docker rmi` of a parent refused (409, cannot be forced) while child
  * images depend on it, `docker image prune` keeping intermediate images that still have children,
  * `docker history` naming each step's image.
@@ -105,16 +105,79 @@ describe('classic builder leftovers and the image tree', { skip, timeout: 1_200_
     assert.equal(local.code, 0, describeResult(['build'], local));
   });
 
-  it('ADD unpacks a local .tar.xz', async () => {
-    const dir = ctx({ 'payload/inner.txt': 'from xz\n' });
-    execFileSync('tar', ['-cJf', join(dir, 'payload.tar.xz'), '-C', join(dir, 'payload'), '.']);
-    writeFileSync(
-      join(dir, 'Dockerfile'),
-      `FROM ${busybox}\nADD payload.tar.xz /unpacked/\nCMD ["cat", "/unpacked/inner.txt"]\n`,
+  for (const [kind, flag] of [
+    ['xz', '-J'],
+    ['bz2', '-j'],
+  ] as const) {
+    it(`ADD unpacks a local .tar.${kind}`, async () => {
+      const dir = ctx({ 'payload/inner.txt': `from ${kind}\n` });
+      const archive = `payload.tar.${kind}`;
+      execFileSync('tar', [flag, '-cf', join(dir, archive), '-C', join(dir, 'payload'), '.']);
+      writeFileSync(
+        join(dir, 'Dockerfile'),
+        `FROM ${busybox}\nADD ${archive} /unpacked/\nCMD ["cat", "/unpacked/inner.txt"]\n`,
+      );
+      const r = await build(['-t', `${kind}-add`, dir]);
+      assert.equal(r.code, 0, describeResult(['build'], r));
+      assert.equal(await ok('run', '--rm', `${kind}-add`), `from ${kind}\n`);
+    });
+  }
+
+  it('--cache-from reuses the steps of an image pulled from a registry, as moby matches history', async () => {
+    const files = {
+      Dockerfile: `FROM ${busybox}\nENV STAGE=cf\nRUN echo built > /built\nCOPY app.txt /app.txt\nCMD ["cat", "/app.txt"]\n`,
+      'app.txt': 'v1\n',
+    };
+    const dir = ctx(files);
+    const remote = `${env.registry.host}/cache-from:latest`;
+    const first = await build(['-t', remote, dir]);
+    assert.equal(first.code, 0, describeResult(['build'], first));
+    await ok('push', remote);
+    const builtId = (await ok('image', 'inspect', '--format', '{{.Id}}', remote)).trim();
+    // Forget every trace of the build here: the image, its intermediates, the step cache.
+    await ok('rmi', remote);
+    await ok('builder', 'prune', '-af');
+    await ok('pull', remote);
+    const pulledId = (await ok('image', 'inspect', '--format', '{{.Id}}', remote)).trim();
+    assert.equal(pulledId, builtId, 'the registry round trip keeps the image ID');
+
+    const cold = await build(['-t', 'cf-cold', ctx(files)]);
+    assert.equal(cold.code, 0, describeResult(['build'], cold));
+    assert.doesNotMatch(cold.stdout, /Using cache/, 'nothing cached without --cache-from');
+    await ok('rmi', 'cf-cold');
+    await ok('builder', 'prune', '-af');
+
+    const warm = await build(['--cache-from', remote, '-t', 'cf-warm', ctx(files)]);
+    assert.equal(warm.code, 0, describeResult(['build'], warm));
+    assert.equal(warm.stdout.match(/---> Using cache/g)?.length, 4, warm.stdout);
+    assert.doesNotMatch(warm.stdout, /Running in/);
+    assert.equal(
+      (await ok('image', 'inspect', '--format', '{{.Id}}', 'cf-warm')).trim(),
+      pulledId,
+      'an unchanged Dockerfile rebuilds to the very image pulled',
     );
-    const r = await build(['-t', 'xz-add', dir]);
-    assert.equal(r.code, 0, describeResult(['build'], r));
-    assert.equal(await ok('run', '--rm', 'xz-add'), 'from xz\n');
+    assert.equal(await ok('run', '--rm', 'cf-warm'), 'v1\n');
+
+    // A changed file: the steps before COPY come from the pulled image, COPY and CMD run anew.
+    const changed = await build([
+      '--cache-from',
+      remote,
+      '--cache-from',
+      'not-here:anywhere',
+      '-t',
+      'cf-changed',
+      ctx({ ...files, 'app.txt': 'v2\n' }),
+    ]);
+    assert.equal(changed.code, 0, describeResult(['build'], changed));
+    assert.equal(changed.stdout.match(/---> Using cache/g)?.length, 2, changed.stdout);
+    assert.equal(await ok('run', '--rm', 'cf-changed'), 'v2\n');
+    const history = await ok('history', '--no-trunc', '--format', '{{.CreatedBy}}', 'cf-changed');
+    assert.match(history, /RUN|echo built > \/built/);
+    assert.equal(
+      (await ok('run', '--rm', 'cf-changed', 'cat', '/built')).trim(),
+      'built',
+      "the RUN step's layer came with the cache",
+    );
   });
 
   it('refuses to rmi a parent of child images (409, cannot be forced); rmi by name untags', async () => {

@@ -22,6 +22,7 @@ import { pullImage } from '../images/pull.js';
 import type { RegistryAuth } from '../images/registry/auth.js';
 import { parseReference, withDefaultTag } from '../images/reference.js';
 import { BuildCache } from './cache.js';
+import { CacheFromSources } from './cache-from.js';
 import {
   copyInto,
   destinationPath,
@@ -69,6 +70,8 @@ export interface BuildRequest {
   buildArgs: ReadonlyMap<string, string | undefined>;
   labels: Readonly<Record<string, string>>;
   noCache: boolean;
+  /** `--cache-from`: images whose history may serve steps (see cache-from.ts). */
+  cacheFrom: readonly string[];
   pull: boolean;
   /** Remove a step's container once the step succeeded (`--rm`, the default). */
   remove: boolean;
@@ -180,6 +183,7 @@ export class Builder {
   private metaArgs = new Map<string, string | undefined>();
   /** RUN containers left behind: every one without --rm, and a failed RUN's (as moby). */
   private readonly kept: string[] = [];
+  private cacheFrom: CacheFromSources | undefined;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -225,6 +229,13 @@ export class Builder {
       (stages[stages.length - 1] as Stage).instructions.push({ ...parseLine(text), line: 0 });
     }
     this.total = metaArgs.length + stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
+    if (this.req.cacheFrom.length > 0 && !this.req.noCache) {
+      this.cacheFrom = await CacheFromSources.resolve(
+        this.deps.engine,
+        this.req.cacheFrom,
+        (text, ref) => this.deps.engine.logger.warn(text, { ref }),
+      );
+    }
 
     for (const ins of metaArgs) {
       this.say(`Step ${++this.step}/${this.total} : ${ins.original}\n`);
@@ -525,18 +536,43 @@ export class Builder {
     return [...this.shell(run), `#(nop) ${twoSpaces ? ' ' : ''}${text}`].join(' ');
   }
 
-  /** Looks a step up in the cache; on a hit the stage moves to that image. */
-  private async cached(state: StageState, key: string): Promise<boolean> {
+  /**
+   * Looks a step up in this daemon's step cache, then in the --cache-from images; on a hit the
+   * stage moves to that image.
+   */
+  private async cached(
+    state: StageState,
+    key: string,
+    createdBy: string,
+    { fromSources = true } = {},
+  ): Promise<boolean> {
     if (this.req.noCache) return false;
-    const id = await this.deps.cache.get(key);
-    if (!id || !(await this.deps.engine.images.get(id))) return false;
-    try {
-      state.image = await loadImage(this.deps.engine, id);
-    } catch {
-      return false;
-    }
+    const hit =
+      (await this.localCacheHit(key)) ??
+      (fromSources ? await this.cacheFromHit(state, key, createdBy) : undefined);
+    if (!hit) return false;
+    state.image = hit;
     this.say(' ---> Using cache\n');
     return true;
+  }
+
+  private async localCacheHit(key: string): Promise<BuildImage | undefined> {
+    const id = await this.deps.cache.get(key);
+    if (!id || !(await this.deps.engine.images.get(id))) return undefined;
+    return loadImage(this.deps.engine, id).catch(() => undefined);
+  }
+
+  private async cacheFromHit(
+    state: StageState,
+    key: string,
+    createdBy: string,
+  ): Promise<BuildImage | undefined> {
+    if (!this.cacheFrom || this.cacheFrom.empty) return undefined;
+    const parent = state.image;
+    const image = await this.cacheFrom.probe(parent, createdBy, state.run);
+    // Remembered as a step of this daemon: the next build finds it without --cache-from.
+    if (image) await this.deps.cache.set(key, image.id, parent.id);
+    return image;
   }
 
   private async remember(state: StageState, key: string, parent: Digest): Promise<void> {
@@ -548,7 +584,7 @@ export class Builder {
     const parent = state.image.id;
     const key = BuildCache.key(parent, { createdBy, run, author: state.image.config.author });
     state.run = run;
-    if (await this.cached(state, key)) return;
+    if (await this.cached(state, key, createdBy)) return;
     state.image = await metadataImage(this.deps.engine, state.image, run, createdBy);
     await this.remember(state, key, parent);
   }
@@ -607,7 +643,7 @@ export class Builder {
     const createdBy = `${declared.length ? `|${declared.length} ${declared.join(' ')} ` : ''}${cmd.join(' ')}`;
     const parent = state.image.id;
     const key = BuildCache.key(parent, { createdBy, run: state.run });
-    if (await this.cached(state, key)) return;
+    if (await this.cached(state, key, createdBy)) return;
 
     const id = await this.createContainer(state, cmd, [
       ...(state.run.Env ?? []),
@@ -682,7 +718,7 @@ export class Builder {
     const parent = state.image.id;
     const key = BuildCache.key(parent, { createdBy, run });
     state.run = run;
-    if (await this.cached(state, key)) return;
+    if (await this.cached(state, key, createdBy)) return;
     await this.fileStep(state, createdBy, async (rootfs) => {
       await mkdirInRoot(rootfs, run.WorkingDir ?? '/');
     });
@@ -765,7 +801,10 @@ export class Builder {
       );
       const parent = state.image.id;
       const key = BuildCache.key(parent, { createdBy, run: state.run, chown, mode, from });
-      if (await this.cached(state, key)) return;
+      // History does not record --chown/--chmod (moby's created_by leaves them out), so a
+      // --cache-from image cannot tell whether its files got the owner and mode asked for.
+      const fromSources = chown === undefined && mode === undefined;
+      if (await this.cached(state, key, createdBy, { fromSources })) return;
       await this.fileStep(state, createdBy, async (rootfs) => {
         const owner = await this.chownOwner(rootfs, chown);
         await copyInto(rootfs, {

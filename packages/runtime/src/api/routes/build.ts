@@ -34,19 +34,23 @@ import type { RequestContext, Router } from '../router.js';
 
 const stringMapSchema = z.record(z.string(), z.string().nullable());
 
-function jsonQuery(query: URLSearchParams, name: string): Record<string, string | null> {
+/** A query parameter holding JSON of `schema` (`buildargs`, `labels`, `cachefrom`). */
+function jsonParam<T>(query: URLSearchParams, name: string, schema: z.ZodType<T>, empty: T): T {
   const raw = query.get(name);
-  if (!raw) return {};
+  if (!raw) return empty;
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
     throw new InvalidParameterError(`invalid ${name} parameter: not JSON`);
   }
-  const parsed = stringMapSchema.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw new InvalidParameterError(`invalid ${name} parameter`);
   return parsed.data;
 }
+
+const jsonQuery = (query: URLSearchParams, name: string) =>
+  jsonParam(query, name, stringMapSchema, {});
 
 /** `X-Registry-Config`: base64 JSON of registry → AuthConfig. */
 function registryConfig(header: string | string[] | undefined): Record<string, RegistryAuth> {
@@ -151,6 +155,7 @@ export function registerBuildRoutes(
           buildArgs,
           labels,
           noCache: queryBool(query, 'nocache'),
+          cacheFrom: jsonParam(query, 'cachefrom', z.array(z.string()), []),
           pull: queryBool(query, 'pull'),
           remove: queryBool(query, 'rm', true),
           forceRemove: queryBool(query, 'forcerm'),
