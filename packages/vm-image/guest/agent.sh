@@ -17,4 +17,4 @@ esac
 
 # One Node process: the agent runs berthd inside itself (src/agent/main.ts). busybox init
 # respawns this script, and so both, when the process ends.
-exec /usr/bin/node /usr/lib/berth/agent/agent.mjs >>/run/berth/agent.log 2>&1
+exec /usr/bin/node /usr/lib/berth/dist/cli/agent.mjs >>/run/berth/agent.log 2>&1

@@ -26,7 +26,7 @@ export async function bundleBerthd(
   rmSync(outDir, { recursive: true, force: true });
   const entry = join(outDir, ...BERTHD_BUNDLE_ENTRY.split('/'));
   mkdirSync(dirname(entry), { recursive: true });
-  await bundle(join(RUNTIME_DIR, 'src', 'cli', 'berthd.ts'), entry);
+  await bundle({ berthd: join(RUNTIME_DIR, 'src', 'cli', 'berthd.ts') }, dirname(entry));
 
   const { version } = z
     .object({ version: z.string() })

@@ -13,7 +13,8 @@ import { startEngineInProcess, waitForEngine, waitForFile } from './engine.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
 import { mountShares } from './shares.js';
 
-const BERTHD = '/usr/lib/berth/dist/cli/berthd.mjs';
+/** Beside this file (agent.mjs): importing it shares the chunks already loaded. */
+const BERTHD = new URL('./berthd.mjs', import.meta.url).pathname;
 /** rcS loads berthd's kernel modules in the background and touches this file when done. */
 const MODULES_LOADED = '/run/berth/modules-loaded';
 const MODULES_TIMEOUT_MS = 120_000;

@@ -169,10 +169,16 @@ async function buildLocked(
   mkdirSync(work, { recursive: true });
   try {
     log('bundling berthd and the agent');
-    const berthdBundle = join(work, 'bundle', 'berthd.mjs');
-    const agentBundle = join(work, 'bundle', 'agent.mjs');
-    await bundle(join(repoRoot, 'packages/runtime/src/cli/berthd.ts'), berthdBundle);
-    await bundle(join(packageRoot, 'src/agent/main.ts'), agentBundle);
+    const bundleDir = join(work, 'bundle');
+    const bundleFiles = await bundle(
+      {
+        berthd: join(repoRoot, 'packages/runtime/src/cli/berthd.ts'),
+        agent: join(packageRoot, 'src/agent/main.ts'),
+      },
+      bundleDir,
+    );
+    const berthdBundle = join(bundleDir, 'berthd.mjs');
+    const agentBundle = join(bundleDir, 'agent.mjs');
     const runtimeVersion = (
       JSON.parse(readFileSync(join(repoRoot, 'packages/runtime/package.json'), 'utf8')) as {
         version: string;
@@ -190,8 +196,7 @@ async function buildLocked(
         .filter((f) => f.endsWith('.js') && !f.endsWith('.test.js'))
         .sort()
         .map((f) => sha256File(join(dirname(fileURLToPath(import.meta.url)), f))),
-      berthd: sha256File(berthdBundle),
-      agent: sha256File(agentBundle),
+      bundle: bundleFiles.map((f) => `${f}:${sha256File(join(bundleDir, f))}`),
       runtimeVersion,
     });
     const key = sha256(keyInput).slice(0, 16);
@@ -225,8 +230,8 @@ async function buildLocked(
       root,
       work,
       kernel,
-      berthdBundle,
-      agentBundle,
+      bundleDir,
+      bundleFiles,
       runtimeVersion,
       key,
     });
@@ -389,8 +394,9 @@ interface SystemInputs {
   root: string;
   work: string;
   kernel: Kernel;
-  berthdBundle: string;
-  agentBundle: string;
+  /** esbuild's output: berthd.mjs, agent.mjs and their shared chunks. */
+  bundleDir: string;
+  bundleFiles: string[];
   runtimeVersion: string;
   key: string;
 }
@@ -443,7 +449,9 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   await unpackNpm(s.tarballs[0]!.file, nodePkg);
   writeGuest(root, 'usr/bin/node', readFileSync(join(nodePkg, 'bin/node')), 0o755);
   const berth = 'usr/lib/berth';
-  writeGuest(root, `${berth}/dist/cli/berthd.mjs`, readFileSync(s.berthdBundle));
+  // The agent and berthd sit together: they import the same chunks, loaded once.
+  for (const f of s.bundleFiles)
+    writeGuest(root, `${berth}/dist/cli/${f}`, readFileSync(join(s.bundleDir, f)));
   // berthd reads its version from the package.json two levels above its entry point.
   writeGuest(
     root,
@@ -453,7 +461,6 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   const koffiDir = `${berth}/node_modules/@koromix/koffi-linux-${info.nodeArch}`;
   await unpackNpm(s.tarballs[1]!.file, join(root, koffiDir));
   rmSync(join(root, koffiDir, `musl_${info.nodeArch}`), { recursive: true, force: true });
-  writeGuest(root, `${berth}/agent/agent.mjs`, readFileSync(s.agentBundle));
   for (const f of ['rcS', 'udhcpc.script', 'agent.sh', 'shutdown.sh'])
     writeGuest(root, `${berth}/${f}`, guestFile(f), 0o755);
   writeGuest(root, 'etc/inittab', guestFile('inittab'));

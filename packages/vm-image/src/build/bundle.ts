@@ -1,8 +1,12 @@
 /**
- * berthd and the guest agent, each bundled by esbuild into one ESM file for the guest's Node.
- * Native modules stay outside the bundle: koffi finds its prebuilt binary through
- * `require('@koromix/koffi-linux-<arch>')`, resolved from node_modules next to the bundle.
+ * berthd and the guest agent, bundled by esbuild for the guest's Node in one build: each entry
+ * becomes `<name>.mjs`, and what they share (zod, the engine client, the protocol) goes into
+ * chunks both import, so one Node process loads it once; a dynamic import (ssh2 in the agent)
+ * becomes a chunk that is read only when it is imported. Native modules stay outside: koffi
+ * finds its prebuilt binary through `require('@koromix/koffi-linux-<arch>')`, resolved from
+ * node_modules next to the output.
  */
+import { readdirSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
 
 /** CommonJS dependencies inside an ESM bundle still call require and read __dirname. */
@@ -37,11 +41,20 @@ const HTTP_VIA_REQUIRE: Plugin = {
   },
 };
 
-export async function bundle(entry: string, outfile: string): Promise<void> {
+/**
+ * Bundles `entries` (output name → source file) into `outdir` as `<name>.mjs` plus shared
+ * `chunk-<hash>.mjs` files; resolves with the names written, sorted. Chunk names are content
+ * hashes, so the same sources give the same files.
+ */
+export async function bundle(entries: Record<string, string>, outdir: string): Promise<string[]> {
   const result = await build({
-    entryPoints: [entry],
-    outfile,
+    entryPoints: entries,
+    outdir,
     bundle: true,
+    splitting: true,
+    entryNames: '[name]',
+    chunkNames: 'chunk-[hash]',
+    outExtension: { '.js': '.mjs' },
     platform: 'node',
     format: 'esm',
     target: 'node24',
@@ -54,5 +67,9 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
     external: ['@koromix/*', 'cpu-features', '*.node'],
     logLevel: 'error',
   });
-  if (result.errors.length > 0) throw new Error(`esbuild ${entry}: ${result.errors[0]?.text}`);
+  const first = Object.values(entries)[0];
+  if (result.errors.length > 0) throw new Error(`esbuild ${first}: ${result.errors[0]?.text}`);
+  return readdirSync(outdir)
+    .filter((f) => f.endsWith('.mjs'))
+    .sort();
 }

@@ -4,7 +4,7 @@
  * as insecure (Docker's `insecure-registries`).
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { SystemError } from '../../api/errors.js';
@@ -49,18 +49,29 @@ export interface SendOptions {
 const SOCKET_BUFFER_BYTES = 1 << 20;
 // The agent hands its options to each net.Socket it creates (AgentOptions does not list them).
 const agentOptions = { keepAlive: true, maxSockets: 16, highWaterMark: SOCKET_BUFFER_BYTES };
-const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+let agents: { http: http.Agent; https: https.Agent } | undefined;
+
+/**
+ * The module and keep-alive agent for a scheme. node:https (and with it node:tls) is loaded at
+ * the first registry request, not with the daemon: it is ~130 ms of the VM's boot under
+ * emulation, and many runs never pull.
+ */
+function client(isHttps: boolean): { mod: typeof http | typeof https; agent: http.Agent } {
+  const tlsHttps = process.getBuiltinModule('node:https');
+  agents ??= { http: new http.Agent(agentOptions), https: new tlsHttps.Agent(agentOptions) };
+  return isHttps ? { mod: tlsHttps, agent: agents.https } : { mod: http, agent: agents.http };
+}
 
 /** Sends one request; resolves with the response head (the body is still to be read). */
 export function send(opts: SendOptions): Promise<IncomingMessage> {
   const { url } = opts;
   const isHttps = url.protocol === 'https:';
-  const mod = isHttps ? https : http;
+  const { mod, agent } = client(isHttps);
   return new Promise((resolve, reject) => {
     const req = mod.request(url, {
       method: opts.method,
       headers: { 'user-agent': 'berthd', ...opts.headers },
-      agent: isHttps ? agents.https : agents.http,
+      agent,
       signal: opts.signal,
       timeout: REQUEST_TIMEOUT_MS,
     });
