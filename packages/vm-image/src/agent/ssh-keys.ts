@@ -3,8 +3,12 @@
  * writes a public key whose first byte is 0 as 31 bytes (≈1 key in 256), and ssh2 then refuses
  * to parse that private key ("Malformed OpenSSH private key"): a machine would be left with keys
  * it can never use.
+ *
+ * The key is made from 32 random bytes as a PKCS#8 DER, not with crypto.generateKeyPairSync:
+ * on Node 20 a garbage collection that finalises an earlier generateKeyPairSync job while a key
+ * is being exported as JWK deadlocks the process (seen in CI: a futex wait in ~KeyGenJob).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 
 export interface SshKeyPair {
   /** `-----BEGIN OPENSSH PRIVATE KEY-----` …, unencrypted */
@@ -28,12 +32,21 @@ function uint32(n: number): Buffer {
   return b;
 }
 
+/** RFC 8410's PKCS#8 wrapping of an Ed25519 seed: this prefix, then the 32 bytes. */
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+/** SubjectPublicKeyInfo DER of an Ed25519 key: a 12-byte header, then the 32-byte key. */
+const SPKI_ED25519_HEADER_BYTES = 12;
+
 export function generateEd25519KeyPair(comment = ''): SshKeyPair {
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-  if (!jwk.d || !jwk.x) throw new Error('node:crypto returned an ed25519 key without d or x');
-  const seed = Buffer.from(jwk.d, 'base64url');
-  const pub = Buffer.from(jwk.x, 'base64url');
-  if (seed.length !== 32 || pub.length !== 32) throw new Error('unexpected ed25519 key length');
+  const seed = randomBytes(32);
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  const pub = spki.subarray(SPKI_ED25519_HEADER_BYTES);
+  if (pub.length !== 32) throw new Error(`unexpected ed25519 public key length ${pub.length}`);
   const publicBlob = Buffer.concat([sshString(KEY_TYPE), sshString(pub)]);
   // PROTOCOL.key: a check number twice, the key (private part is seed ‖ public), the comment,
   // then padding 1, 2, 3, … up to the cipher's block size (8 for "none").
