@@ -3,12 +3,13 @@
  * CLI through `~/.berth/run/docker.sock`, an image pulled from a registry on the host's loopback
  * (the guest reaches it as 10.0.2.2), `docker run`, a bind mount of a host folder (virtiofs
  * where virtiofsd is installed, as here as root; the driver suite covers 9p), a published port
- * on the host's 127.0.0.1, the real docker CLI through the `berth` context that `machine start`
+ * on the host's 127.0.0.1 (TCP, and UDP answered from inside a container), the real docker CLI through the `berth` context that `machine start`
  * makes (`docker --context berth run -p …`), QEMU killed with SIGKILL and booted again with the
  * data disk intact, and `berth machine status` reflecting each state.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,32 @@ function servedPage(port: number, page: string, timeoutMs = 120_000): Promise<st
     },
     timeoutMs,
   );
+}
+
+/**
+ * Sends `text` to 127.0.0.1:port over UDP every half second until an answer comes (bounded):
+ * the first datagrams may arrive before the forwarding rule or the container's socket exists.
+ */
+function udpExchange(port: number, text: string, timeoutMs = 90_000): Promise<string> {
+  const socket = createSocket('udp4');
+  // ICMP "port unreachable" (nothing bound yet) may surface as a socket error: keep sending.
+  socket.on('error', () => undefined);
+  const send = () => socket.send(text, port, '127.0.0.1');
+  let timer: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  return new Promise<string>((resolve, reject) => {
+    socket.on('message', (m) => resolve(m.toString()));
+    timer = setInterval(send, 500);
+    deadline = setTimeout(
+      () => reject(new Error(`no UDP answer from 127.0.0.1:${port} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    send();
+  }).finally(() => {
+    clearInterval(timer);
+    clearTimeout(deadline);
+    socket.close();
+  });
 }
 
 describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_000 }, () => {
@@ -233,6 +260,36 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     assert.equal(await servedPage(port, 'hello from the host\n'), 'hello from the host\n');
     await ok(['rm', '-f', 'web'], 120_000);
     await listenerGone(port);
+  });
+
+  it('publishes a UDP port on the host’s 127.0.0.1: datagrams reach the container and answers come back', async () => {
+    const port = await freePort();
+    // The test image's busybox has no UDP server (Debian's nc has no -u): the container runs
+    // the guest's own Node, with the guest's /usr, /lib and /lib64 mounted read-only.
+    const echo =
+      "require('node:dgram').createSocket('udp4')" +
+      ".on('message', function (m, r) { this.send('echo ' + m, r.port, r.address); }).bind(5301)";
+    await ok(
+      [
+        'run',
+        '-d',
+        '--name',
+        'udp-echo',
+        '-p',
+        `127.0.0.1:${port}:5301/udp`,
+        ...['-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro'],
+        '--entrypoint',
+        '/usr/bin/node',
+        guestRef,
+        '-e',
+        echo,
+      ],
+      180_000,
+    );
+    const ports = await ok(['port', 'udp-echo']);
+    assert.match(ports.stdout, new RegExp(`^5301/udp -> 127\\.0\\.0\\.1:${port}$`, 'm'));
+    assert.equal(await udpExchange(port, 'ping over udp'), 'echo ping over udp');
+    await ok(['rm', '-f', 'udp-echo'], 120_000);
   });
 
   it('works as `berth machine start && docker --context berth run -p …` does for a user', async () => {
