@@ -22,7 +22,7 @@ import { engineTestSkip } from '../../runtime/dist/testing/engine-env.js';
 import { ensureTestGuestImage, qemuSkip } from '../../machine/dist/testing/guest-image.js';
 import { findVirtiofsd } from '../../machine/dist/drivers/qemu/virtiofsd.js';
 import { freePort } from '../../machine/dist/util/process.js';
-import { berth, describeRun, docker, type BerthResult } from './testing.js';
+import { BERTH_JS, berth, describeRun, docker, inTerminal, type BerthResult } from './testing.js';
 
 const skip = (await ensureTestGuestImage()) ?? (qemuSkip() || engineTestSkip());
 
@@ -205,6 +205,32 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
   it('runs a container', async () => {
     const hello = await ok(['run', '--rm', guestRef, 'echo', 'hello from the guest'], 180_000);
     assert.equal(hello.stdout.trim(), 'hello from the guest');
+  });
+
+  it('follows logs (logs -f) and gives exec -it a terminal, through the host socket', async () => {
+    await ok(
+      [
+        'run',
+        '-d',
+        '--name',
+        'chatty',
+        guestRef,
+        'sh',
+        '-c',
+        'for i in 1 2 3; do echo line $i; sleep 1; done',
+      ],
+      180_000,
+    );
+    // Started while the container still writes: -f streams until it exits.
+    const follow = await ok(['logs', '-f', 'chatty'], 120_000);
+    assert.equal(follow.stdout, 'line 1\nline 2\nline 3\n');
+    await ok(['run', '-d', '--name', 'shell', guestRef, 'sleep', '300'], 180_000);
+    const line = `${process.execPath} ${BERTH_JS} exec -it shell sh -c 'tty; echo "[$TERM]"; exit 7'`;
+    const tty = await inTerminal(line, { env, timeoutMs: 120_000 });
+    assert.equal(tty.code, 7, describeRun(['exec', '-it', 'shell'], tty));
+    assert.match(tty.stdout, /\/dev\/pts\/\d+/);
+    assert.match(tty.stdout, /\[xterm\]/);
+    await ok(['rm', '-f', 'chatty', 'shell'], 120_000);
   });
 
   it('reports OOMKilled for a container killed by its memory limit (crun, cgroup v2)', async () => {

@@ -60,6 +60,11 @@ export function docker(args: readonly string[], opts: RunOptions): Promise<Berth
   return runBounded('docker', args, 'docker', opts);
 }
 
+/** `commandLine` in a terminal of its own (util-linux `script`), as `-it` needs. */
+export function inTerminal(commandLine: string, opts: RunOptions): Promise<BerthResult> {
+  return runBounded('script', ['-qec', commandLine, '/dev/null'], 'script', opts);
+}
+
 export function describeRun(args: readonly string[], r: BerthResult, command = 'berth'): string {
   return `${command} ${args.join(' ')} → exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 }
