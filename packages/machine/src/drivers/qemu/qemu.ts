@@ -19,6 +19,7 @@ import {
   type DriverStatus,
   type StartedGuest,
 } from '../../driver.js';
+import { removeGuestFiles } from '../files.js';
 import type { GuestImage } from '../../settings.js';
 import { ensureSparseDisk } from '../../util/disk.js';
 import { freePort, isAlive, livePid, runCommand, terminate } from '../../util/process.js';
@@ -313,9 +314,7 @@ class QemuDriver implements Driver {
 
   async delete(): Promise<void> {
     await this.stop({ timeoutMs: 5000 });
-    const { paths } = this.ctx;
-    for (const f of [paths.dataDisk, paths.serialLog, `${paths.serialLog}.1`])
-      rmSync(f, { force: true });
+    removeGuestFiles(this.ctx.paths);
   }
 
   private runInfo(): z.infer<typeof RunInfoSchema> | undefined {
