@@ -17,4 +17,15 @@ esac
 
 # One Node process: the agent runs berthd inside itself (src/agent/main.ts). busybox init
 # respawns this script, and so both, when the process ends.
+# From the agent's startup snapshot when an earlier boot made one (src/agent/snapshot-build.ts);
+# a snapshot start that did not reach ready in this boot is not tried again.
+blob="/var/lib/berth/.node-cache/agent-$(cat /etc/berth/image 2>/dev/null).blob"
+if [ -e /run/berth/snapshot-tried ] && [ ! -e /run/berth/agent-ready ]; then
+  echo "the start from $blob did not get ready: removing it" >>/run/berth/agent.log
+  rm -f "$blob"
+fi
+if [ -s "$blob" ]; then
+  touch /run/berth/snapshot-tried
+  exec /usr/bin/node --snapshot-blob "$blob" berth-agent >>/run/berth/agent.log 2>&1
+fi
 exec /usr/bin/node /usr/lib/berth/dist/cli/agent.mjs >>/run/berth/agent.log 2>&1

@@ -1,7 +1,8 @@
 /**
- * The guest agent's entry point (run by busybox init through agent.sh): reads the host's
- * config, starts berthd in this same process, mounts shares, serves SSH, and announces readiness on
- * the serial console once berthd answers /_ping.
+ * The guest agent (run by busybox init through agent.sh, from cli.ts or from a V8 startup
+ * snapshot, see snapshot.ts): reads the host's config, starts berthd in this same process,
+ * mounts shares, serves SSH, and announces readiness on the serial console once berthd answers
+ * /_ping.
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, uptime } from 'node:os';
@@ -9,12 +10,10 @@ import { execFile } from 'node:child_process';
 import * as nodeModule from 'node:module';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
-import { startEngineInProcess, waitForEngine, waitForFile } from './engine.js';
+import { waitForEngine, waitForFile } from './engine.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
 import { mountShares } from './shares.js';
 
-/** Beside this file (agent.mjs): importing it shares the chunks already loaded. */
-const BERTHD = new URL('./berthd.mjs', import.meta.url).pathname;
 /** rcS loads berthd's kernel modules in the background and touches this file when done. */
 const MODULES_LOADED = '/run/berth/modules-loaded';
 const MODULES_TIMEOUT_MS = 120_000;
@@ -29,9 +28,21 @@ function imageId(): string {
   }
 }
 
-async function main(): Promise<void> {
+export interface AgentOptions {
+  /** Starts berthd in this process with these flags; resolves once it is starting. */
+  startEngine: (args: string[]) => Promise<void>;
+  /** How this process was started, for the log (`bundle`, `snapshot`). */
+  startedFrom: string;
+  /** Runs once berthd answered /_ping, with the image's ID (e.g. to snapshot the agent). */
+  afterReady?: (image: string) => void;
+}
+
+async function main(opts: AgentOptions): Promise<void> {
   writeFileSync('/run/berth/agent.pid', `${process.pid}\n`);
-  log(`agent started: guest uptime ${uptime()} s, Node up ${process.uptime().toFixed(2)} s`);
+  log(
+    `agent started from its ${opts.startedFrom}: guest uptime ${uptime()} s, ` +
+      `Node up ${process.uptime().toFixed(2)} s`,
+  );
   const config = loadGuestConfig();
   stage('config');
   const args = [
@@ -54,7 +65,7 @@ async function main(): Promise<void> {
   // emulation) and its own heap. It goes first; the rest below runs while it opens its stores.
   // The image has no git: berthd would spawn it for its build info (a fork costs here).
   process.env.BERTH_GIT_COMMIT ??= 'unknown';
-  await startEngineInProcess(BERTHD, args);
+  await opts.startEngine(args);
 
   execFile('/bin/busybox', ['hostname', config.hostname], (err) => {
     if (err) log('could not set the hostname');
@@ -100,11 +111,16 @@ async function main(): Promise<void> {
   // Node writes its compile cache (NODE_COMPILE_CACHE, see agent.sh) only at exit, which a
   // killed VM never reaches: write it now, so the next boot starts the agent from it.
   (nodeModule as unknown as { flushCompileCache?: () => void }).flushCompileCache?.();
+  // agent.sh reads this: a start from a startup snapshot that got here worked.
+  writeFileSync('/run/berth/agent-ready', `${opts.startedFrom}\n`);
+  opts.afterReady?.(imageId());
 }
 
-main().catch((err: unknown) => {
-  stage('failed', `agent: ${(err as Error).message}`);
-  log((err as Error).stack ?? String(err));
-  // busybox init respawns the agent at once; do not spin.
-  setTimeout(() => process.exit(1), 5_000);
-});
+export function runAgent(opts: AgentOptions): void {
+  main(opts).catch((err: unknown) => {
+    stage('failed', `agent: ${(err as Error).message}`);
+    log((err as Error).stack ?? String(err));
+    // busybox init respawns the agent at once; do not spin.
+    setTimeout(() => process.exit(1), 5_000);
+  });
+}

@@ -24,10 +24,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { cpus, homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { bundle } from './bundle.js';
+import { bundleSnapshot } from './snapshot-bundle.js';
+import { SNAPSHOT_SCRIPT } from '../agent/snapshot-build.js';
 import {
   ARCH,
   BOOT_MODULES,
@@ -170,13 +172,21 @@ async function buildLocked(
   try {
     log('bundling berthd and the agent');
     const bundleDir = join(work, 'bundle');
+    const snapshotBundle = basename(SNAPSHOT_SCRIPT);
     const bundleFiles = await bundle(
       {
         berthd: join(repoRoot, 'packages/runtime/src/cli/berthd.ts'),
-        agent: join(packageRoot, 'src/agent/main.ts'),
+        agent: join(packageRoot, 'src/agent/cli.ts'),
       },
       bundleDir,
     );
+    await bundleSnapshot({
+      agentMain: join(packageRoot, 'src/agent/main.ts'),
+      berthdMain: join(repoRoot, 'packages/runtime/src/cli/berthd-main.ts'),
+      outfile: join(bundleDir, snapshotBundle),
+      resolveDir: join(repoRoot, 'packages/runtime'),
+    });
+    bundleFiles.push(snapshotBundle);
     const berthdBundle = join(bundleDir, 'berthd.mjs');
     const agentBundle = join(bundleDir, 'agent.mjs');
     const runtimeVersion = (
