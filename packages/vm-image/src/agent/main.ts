@@ -1,6 +1,6 @@
 /**
  * The guest agent (run by busybox init through agent.sh, from cli.ts or from a V8 startup
- * snapshot, see snapshot.ts): reads the host's config, starts berthd in this same process,
+ * snapshot, see snapshot-build.ts): reads the host's config, starts berthd in this same process,
  * mounts shares, serves SSH, and announces readiness on the serial console once berthd answers
  * /_ping.
  */
