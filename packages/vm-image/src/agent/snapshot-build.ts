@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { basename, join } from 'node:path';
+import { GUEST_DATA_ROOT } from './protocol.js';
 
 /**
  * Built-ins a snapshot must not hold (their native state cannot be serialised, or they hold
@@ -30,7 +31,8 @@ export const SNAPSHOT_LAZY_BUILTINS = [
 ] as const;
 
 export const SNAPSHOT_SCRIPT = '/usr/lib/berth/dist/cli/agent-snapshot.cjs';
-const CACHE_DIR = '/var/lib/berth/.node-cache';
+/** Where agent.sh also looks (and NODE_COMPILE_CACHE points). */
+const CACHE_DIR = join(GUEST_DATA_ROOT, '.node-cache');
 
 export function snapshotBlob(image: string): string {
   return join(CACHE_DIR, `agent-${image}.blob`);
@@ -52,21 +54,23 @@ export function buildSnapshotInBackground(image: string, log: (line: string) => 
     'process.stdout.write(JSON.stringify(o));';
   const out = openSync('/run/berth/snapshot.log', 'a');
   // At the lowest priority: it must not slow the containers the user starts meanwhile.
-  const run = (args: string[], env: NodeJS.ProcessEnv, done: (ok: boolean) => void) => {
+  const run = (
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    done: (ok: boolean, stdout: Buffer) => void,
+  ) => {
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', out] });
     if (child.pid !== undefined) setPriority(child.pid, 19);
     const chunks: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => chunks.push(b));
-    child.on('error', () => done(false));
-    child.on('exit', (code) => {
-      if (code === 0 && args[0] === '-e') writeFileSync(keys, Buffer.concat(chunks));
-      done(code === 0);
-    });
+    child.on('error', () => done(false, Buffer.alloc(0)));
+    child.on('exit', (code) => done(code === 0, Buffer.concat(chunks)));
   };
   const fail = (what: string) =>
     log(`startup snapshot: ${what} failed; see /run/berth/snapshot.log`);
-  run(['-e', listKeys], process.env, (listed) => {
+  run(['-e', listKeys], process.env, (listed, stdout) => {
     if (!listed) return fail('listing built-in exports');
+    writeFileSync(keys, stdout);
     const env = { ...process.env, BERTH_SNAPSHOT_KEYS: keys };
     run(['--snapshot-blob', `${blob}.tmp`, '--build-snapshot', SNAPSHOT_SCRIPT], env, (built) => {
       if (!built) return fail('building');
