@@ -198,6 +198,7 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
     const left = () => Math.max(1000, deadline - Date.now());
     this.setState('starting');
     let consoleTail: Tail | undefined;
+    let link: AgentLink | undefined;
     try {
       let percent = 0;
       const report = (p: Progress) => {
@@ -220,6 +221,9 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
           if (!p) return;
           if ('failed' in p) failed = p.failed;
           else {
+            // The agent serves SSH before berthd starts: connecting now lets the handshake
+            // overlap berthd's start-up rather than follow it.
+            if (p.stage === 'agent') link ??= this.connectAgent(driver);
             if (p.stage === 'ready') ready = true;
             report(p);
           }
@@ -236,11 +240,13 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
         });
       }
       report(progressFor('bridge'));
-      this.host = await this.serveHost(driver, left());
+      link ??= this.connectAgent(driver);
+      this.host = await this.serveHost(driver, link, left());
       report(progressFor('running'));
       this.setState('running');
     } catch (e) {
       await this.teardownHost();
+      await link?.close();
       if (!(e instanceof TimeoutError) || !(await driver.status()).running) {
         this.setState('error', e instanceof Error ? e.message : String(e));
       } else {
@@ -252,19 +258,24 @@ export class Machine extends EventEmitter<{ event: [MachineEvent] }> {
     }
   }
 
-  private async serveHost(driver: Driver, timeoutMs: number): Promise<HostSide> {
+  /** A link to the guest agent, connecting (and reconnecting) in the background. */
+  private connectAgent(driver: Driver): AgentLink {
     const keys = readMachineKeys(this.paths);
     const link = new AgentLink({
       address: () => driver.guestAgent(),
       clientKey: keys.clientPrivate,
       hostKey: keys.hostPublic,
     });
+    link.start();
+    return link;
+  }
+
+  private async serveHost(driver: Driver, link: AgentLink, timeoutMs: number): Promise<HostSide> {
     const socket = new EngineSocket({ path: this.dockerSocket, link });
     const events = new AgentEvents(link);
     const ports = new PortForwarder(link, driver.portForwarder);
     const host: HostSide = { link, socket, events, ports };
     try {
-      link.start();
       await link.client(timeoutMs);
       await socket.listen();
       ports.on('port-error', (port, message) =>

@@ -5,18 +5,7 @@
  * and handles signals; tests start the same daemon in-process.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  ftruncateSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -41,7 +30,7 @@ import { autoRestart, recoverContainers } from './containers/recovery.js';
 import { ContainerService } from './containers/service.js';
 import { createLogger, type LogLevel } from './logging/logger.js';
 import { OverlaySnapshotter } from './storage/snapshots.js';
-import { tryLockExclusive } from './os/libc.js';
+import { DataRootInUseError, lockDataRoot, type DataRootLock } from './os/data-root-lock.js';
 import { createNetworkService } from './networks/service.js';
 import { createVolumeService } from './volumes/service.js';
 
@@ -134,33 +123,14 @@ function claimPidfile(path: string, inUse: (pid: number) => string): void {
   }
 }
 
-/**
- * Holds `<data-root>/berthd.lock` with flock(2) for the daemon's life, so that two daemons never
- * share a data root. The pid written into it is only for the error text: a lock left by a dead
- * daemon is free, whatever process now has its pid (the VM's data disk outlives its boots).
- */
-function lockDataRoot(path: string, dataRoot: string): { release(): void } {
-  let fd: number;
+async function takeDataRoot(dataRoot: string): Promise<DataRootLock> {
+  const pidFile = join(dataRoot, 'berthd.lock');
   try {
-    fd = openSync(path, 'a+', 0o644);
+    return await lockDataRoot(dataRoot, pidFile);
   } catch (err) {
-    throw new DaemonStartError(`cannot open ${path}: ${(err as Error).message}`);
+    if (err instanceof DataRootInUseError) throw new DaemonStartError(err.message);
+    throw new DaemonStartError(`cannot lock ${pidFile}: ${(err as Error).message}`);
   }
-  if (!tryLockExclusive(fd)) {
-    const holder = readFileSync(path, 'utf8').trim();
-    closeSync(fd);
-    throw new DaemonStartError(
-      `data root ${dataRoot} is in use by another berthd${holder ? ` (pid ${holder})` : ''}`,
-    );
-  }
-  ftruncateSync(fd);
-  writeSync(fd, `${process.pid}\n`);
-  return {
-    release() {
-      removeQuietly(path);
-      closeSync(fd);
-    },
-  };
 }
 
 function removeQuietly(path: string): void {
@@ -275,7 +245,7 @@ export async function startDaemon(config: DaemonConfig): Promise<Daemon> {
   const addresses = config.hosts.map(parseHost);
   if (addresses.length === 0) throw new DaemonStartError('no listen address (-H) given');
   makeDirs(config);
-  const dataLock = lockDataRoot(join(config.dataRoot, 'berthd.lock'), config.dataRoot);
+  const dataLock = await takeDataRoot(config.dataRoot);
   try {
     if (config.pidfile) {
       const pidfile = config.pidfile;

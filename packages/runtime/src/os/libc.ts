@@ -86,7 +86,6 @@ interface Libc {
   accept4: Fn;
   recvmsg: Fn;
   close: Fn;
-  flock: Fn;
   unshare: Fn;
   setns: Fn;
   posix_spawn: Fn;
@@ -152,7 +151,6 @@ function load(): Libc {
     accept4: f('int accept4(int fd, void *addr, void *len, int flags)'),
     recvmsg: f('intptr_t recvmsg(int fd, _Inout_ berth_msghdr *msg, int flags)'),
     close: f('int close(int fd)'),
-    flock: f('int flock(int fd, int operation)'),
     unshare: f('int unshare(int flags)'),
     setns: f('int setns(int fd, int nstype)'),
     posix_spawn: f(
@@ -355,22 +353,6 @@ export function recvmsg(fd: number, data: Buffer, control: Buffer, flags = 0): n
 
 export function close(fd: number): void {
   check(load().close(fd), 'close');
-}
-
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-
-/**
- * flock(2) LOCK_EX|LOCK_NB: true when this process now holds the lock, false when another open
- * file holds it. The kernel drops it when the holder dies, so a stale lock never needs a pid
- * check (pids repeat, e.g. from one boot of the VM to the next).
- */
-export function tryLockExclusive(fd: number): boolean {
-  const ret = load().flock(fd, LOCK_EX | LOCK_NB);
-  if (ret === 0) return true;
-  const errnum = koffi.errno();
-  if (getSystemErrorName(-errnum) === 'EAGAIN') return false; // EWOULDBLOCK on Linux
-  throw errnoError('flock', undefined, errnum);
 }
 
 /**

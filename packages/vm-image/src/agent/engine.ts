@@ -5,13 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 
 /**
- * Runs berthd's bundle (`entry`, whose top level starts the daemon from process.argv) inside
- * this process. Resolves once the module evaluated; the daemon goes on starting on this event
- * loop, and its signal handlers stop it and end the process.
+ * Runs berthd's bundle (`entry`, whose top level starts the daemon from process.argv and exports
+ * `listening`) inside this process. Resolves once berthd's API listens; the daemon runs on this
+ * event loop, and its signal handlers stop it and end the process.
  */
 export async function startEngineInProcess(entry: string, args: readonly string[]): Promise<void> {
   process.argv = [process.execPath, entry, ...args];
-  await import(pathToFileURL(entry).href);
+  const berthd = (await import(pathToFileURL(entry).href)) as { listening?: Promise<void> };
+  if (!(berthd.listening instanceof Promise)) throw new Error(`${entry} exports no listening`);
+  await berthd.listening;
 }
 
 export function engineGet(
@@ -47,22 +49,6 @@ export function engineStream(socketPath: string, path: string): Promise<Incoming
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Resolves once berthd answers /_ping with OK; rejects after timeoutMs. */
-export async function waitForEngine(socketPath: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await engineGet(socketPath, '/_ping', 2_000);
-      if (r.status === 200 && r.body === 'OK') return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`berthd did not answer /_ping within ${timeoutMs} ms`);
-    await sleep(100);
-  }
 }
 
 /** True once `path` exists, false when it did not appear within timeoutMs. */

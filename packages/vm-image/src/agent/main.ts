@@ -8,9 +8,10 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, uptime } from 'node:os';
 import { execFile } from 'node:child_process';
 import * as nodeModule from 'node:module';
+import { z } from 'zod';
 import { loadGuestConfig } from './config.js';
 import { log, stage } from './console.js';
-import { waitForEngine, waitForFile } from './engine.js';
+import { waitForFile } from './engine.js';
 import { AGENT_PORT, ENGINE_SOCKET, GUEST_DATA_ROOT } from './protocol.js';
 import { mountShares } from './shares.js';
 
@@ -29,7 +30,7 @@ function imageId(): string {
 }
 
 export interface AgentOptions {
-  /** Starts berthd in this process with these flags; resolves once it is starting. */
+  /** Starts berthd in this process with these flags; resolves once its API listens. */
   startEngine: (args: string[]) => Promise<void>;
   /** How this process was started, for the log (`bundle`, `snapshot`). */
   startedFrom: string;
@@ -38,6 +39,8 @@ export interface AgentOptions {
 }
 
 async function main(opts: AgentOptions): Promise<void> {
+  // As berthd does (berthd-main.ts): no parser compiled per schema at start-up.
+  z.config({ jitless: true });
   writeFileSync('/run/berth/agent.pid', `${process.pid}\n`);
   log(
     `agent started from its ${opts.startedFrom}: guest uptime ${uptime()} s, ` +
@@ -59,24 +62,9 @@ async function main(opts: AgentOptions): Promise<void> {
     '0.0.0.0',
     ...config.insecureRegistries.flatMap((r) => ['--insecure-registry', r]),
   ];
-  if (!(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
-    log(`${MODULES_LOADED} did not appear in ${MODULES_TIMEOUT_MS} ms; starting berthd anyway`);
-  // berthd runs in this process: a second Node costs a second start-up (most of the boot under
-  // emulation) and its own heap. It goes first; the rest below runs while it opens its stores.
-  // The image has no git: berthd would spawn it for its build info (a fork costs here).
-  process.env.BERTH_GIT_COMMIT ??= 'unknown';
-  await opts.startEngine(args);
-
-  execFile('/bin/busybox', ['hostname', config.hostname], (err) => {
-    if (err) log('could not set the hostname');
-  });
-  appendFileSync('/etc/hosts', `${config.hostAddress}\thost.docker.internal host.berth.internal\n`);
-  const shareErrors = await mountShares(config.shares);
-  for (const e of shareErrors) log(e);
-  stage('shares', shareErrors.length ? `${shareErrors.length} failed` : `${config.shares.length}`);
-  stage('engine');
-
-  // ssh2 is loaded only now, so evaluating it does not hold up berthd's start.
+  // The SSH server first, so that the host's handshake overlaps berthd's start instead of
+  // following it. From the bundle, evaluating ssh2 costs more than half a second under
+  // emulation; a startup snapshot holds it already.
   const [{ PortWatcher }, { startAgentServer }] = await Promise.all([
     import('./ports.js'),
     import('./server.js'),
@@ -105,7 +93,28 @@ async function main(opts: AgentOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());
 
-  await waitForEngine(ENGINE_SOCKET, ENGINE_READY_TIMEOUT_MS);
+  if (!(await waitForFile(MODULES_LOADED, MODULES_TIMEOUT_MS)))
+    log(`${MODULES_LOADED} did not appear in ${MODULES_TIMEOUT_MS} ms; starting berthd anyway`);
+  // berthd runs in this process: a second Node costs a second start-up (most of the boot under
+  // emulation) and its own heap. The rest below runs while it opens its stores.
+  // The image has no git: berthd would spawn it for its build info (a fork costs here).
+  process.env.BERTH_GIT_COMMIT ??= 'unknown';
+  const listening = opts.startEngine(args);
+  // Awaited below; a failure must not count as unhandled meanwhile.
+  listening.catch(() => undefined);
+
+  execFile('/bin/busybox', ['hostname', config.hostname], (err) => {
+    if (err) log('could not set the hostname');
+  });
+  appendFileSync('/etc/hosts', `${config.hostAddress}\thost.docker.internal host.berth.internal\n`);
+  const shareErrors = await mountShares(config.shares);
+  for (const e of shareErrors) log(e);
+  stage('shares', shareErrors.length ? `${shareErrors.length} failed` : `${config.shares.length}`);
+  stage('engine');
+
+  // berthd says when it listens: no HTTP client here, whose first use costs the boot ~0.3 s
+  // under emulation.
+  await withTimeout(listening, ENGINE_READY_TIMEOUT_MS, 'berthd did not start listening');
   ports.start();
   stage('ready', `${uptime().toFixed(2)}s`);
   // Node writes its compile cache (NODE_COMPILE_CACHE, see agent.sh) only at exit, which a
@@ -114,6 +123,14 @@ async function main(opts: AgentOptions): Promise<void> {
   // agent.sh reads this: a start from a startup snapshot that got here worked.
   writeFileSync('/run/berth/agent-ready', `${opts.startedFrom}\n`);
   opts.afterReady?.(imageId());
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 export function runAgent(opts: AgentOptions): void {

@@ -80,9 +80,9 @@ export const BOOT_STAGES = [
   'cgroups',
   'network',
   'config',
+  'agent',
   'shares',
   'engine',
-  'agent',
   'ready',
 ] as const;
 export type BootStage = (typeof BOOT_STAGES)[number];

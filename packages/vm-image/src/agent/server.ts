@@ -7,7 +7,12 @@ import { spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import ssh2, { type Connection, type ParsedKey, type ServerChannel } from 'ssh2';
+import ssh2, {
+  type CipherAlgorithm,
+  type Connection,
+  type ParsedKey,
+  type ServerChannel,
+} from 'ssh2';
 import type { PortWatcher } from './ports.js';
 import {
   AGENT_USER,
@@ -38,6 +43,18 @@ export interface AgentServer {
   port: number;
   close(): Promise<void>;
 }
+
+/**
+ * ssh2's default ciphers without chacha20-poly1305, which needs its WebAssembly poly1305 that
+ * the startup snapshot leaves out (build/snapshot-bundle.ts).
+ */
+const CIPHERS: CipherAlgorithm[] = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+];
 
 function parseKeys(keys: readonly string[]): ParsedKey[] {
   return keys.map((k) => {
@@ -75,59 +92,62 @@ function forwardTo(socket: Socket, accept: () => ServerChannel, reject: () => vo
 export function startAgentServer(opts: AgentServerOptions): Promise<AgentServer> {
   const allowed = parseKeys(opts.authorizedKeys);
   const clients = new Set<Connection>();
-  const server = new ssh2.Server({ hostKeys: [opts.hostKey] }, (client) => {
-    clients.add(client);
-    client.on('close', () => clients.delete(client));
-    client.on('error', () => undefined);
-    client.on('authentication', (ctx) => {
-      if (ctx.method !== 'publickey' || ctx.username !== AGENT_USER)
+  const server = new ssh2.Server(
+    { hostKeys: [opts.hostKey], algorithms: { cipher: CIPHERS } },
+    (client) => {
+      clients.add(client);
+      client.on('close', () => clients.delete(client));
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => {
+        if (ctx.method !== 'publickey' || ctx.username !== AGENT_USER)
+          return ctx.reject(['publickey']);
+        const key = allowed.find((k) => {
+          const pub = k.getPublicSSH();
+          return (
+            k.type === ctx.key.algo &&
+            pub.length === ctx.key.data.length &&
+            timingSafeEqual(pub, ctx.key.data)
+          );
+        });
+        if (!key) return ctx.reject(['publickey']);
+        if (!ctx.signature || !ctx.blob) return ctx.accept(); // the client asks whether the key would do
+        if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
         return ctx.reject(['publickey']);
-      const key = allowed.find((k) => {
-        const pub = k.getPublicSSH();
-        return (
-          k.type === ctx.key.algo &&
-          pub.length === ctx.key.data.length &&
-          timingSafeEqual(pub, ctx.key.data)
-        );
       });
-      if (!key) return ctx.reject(['publickey']);
-      if (!ctx.signature || !ctx.blob) return ctx.accept(); // the client asks whether the key would do
-      if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
-      return ctx.reject(['publickey']);
-    });
-    client.on('ready', () => {
-      client.on('openssh.streamlocal', (accept, reject, info) => {
-        if (info.socketPath !== opts.engineSocket) return reject();
-        forwardTo(connect(info.socketPath), accept, reject);
-      });
-      client.on('tcpip', (accept, reject, info) => {
-        if (!isLoopback(info.destIP)) return reject();
-        const loopback = () => forwardTo(connect(info.destPort, '127.0.0.1'), accept, reject);
-        const target = opts.ports.target(info.destPort);
-        // The container directly when it has an address; berthd's proxy if that fails.
-        if (target) forwardTo(connect(target.port, target.host), accept, loopback);
-        else loopback();
-      });
-      client.on('session', (acceptSession) => {
-        const session = acceptSession();
-        const env: Record<string, string> = {};
-        session.on('pty', (accept) => accept?.());
-        session.on('window-change', (accept) => accept?.());
-        session.on('env', (accept, _reject, info) => {
-          env[info.key] = info.val;
-          accept?.();
+      client.on('ready', () => {
+        client.on('openssh.streamlocal', (accept, reject, info) => {
+          if (info.socketPath !== opts.engineSocket) return reject();
+          forwardTo(connect(info.socketPath), accept, reject);
         });
-        session.on('exec', (accept, _reject, info) => {
-          const channel = accept();
-          if (info.command === EXEC_EVENTS) return serveEvents(channel, opts);
-          const udpPort = parseUdpExecCommand(info.command);
-          if (udpPort !== undefined) return serveUdp(channel, udpPort);
-          runCommand(channel, ['-c', info.command], { ...opts.env, ...env });
+        client.on('tcpip', (accept, reject, info) => {
+          if (!isLoopback(info.destIP)) return reject();
+          const loopback = () => forwardTo(connect(info.destPort, '127.0.0.1'), accept, reject);
+          const target = opts.ports.target(info.destPort);
+          // The container directly when it has an address; berthd's proxy if that fails.
+          if (target) forwardTo(connect(target.port, target.host), accept, loopback);
+          else loopback();
         });
-        session.on('shell', (accept) => runCommand(accept(), ['-i'], { ...opts.env, ...env }));
+        client.on('session', (acceptSession) => {
+          const session = acceptSession();
+          const env: Record<string, string> = {};
+          session.on('pty', (accept) => accept?.());
+          session.on('window-change', (accept) => accept?.());
+          session.on('env', (accept, _reject, info) => {
+            env[info.key] = info.val;
+            accept?.();
+          });
+          session.on('exec', (accept, _reject, info) => {
+            const channel = accept();
+            if (info.command === EXEC_EVENTS) return serveEvents(channel, opts);
+            const udpPort = parseUdpExecCommand(info.command);
+            if (udpPort !== undefined) return serveUdp(channel, udpPort);
+            runCommand(channel, ['-c', info.command], { ...opts.env, ...env });
+          });
+          session.on('shell', (accept) => runCommand(accept(), ['-i'], { ...opts.env, ...env }));
+        });
       });
-    });
-  });
+    },
+  );
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 22, opts.host ?? '0.0.0.0', () => {

@@ -185,6 +185,7 @@ async function buildLocked(
       berthdMain: join(repoRoot, 'packages/runtime/src/cli/berthd-main.ts'),
       outfile: join(bundleDir, snapshotBundle),
       resolveDir: join(repoRoot, 'packages/runtime'),
+      preload: ['server.ts', 'ports.ts'].map((f) => join(packageRoot, 'src/agent', f)),
     });
     bundleFiles.push(snapshotBundle);
     const berthdBundle = join(bundleDir, 'berthd.mjs');

@@ -7,9 +7,9 @@
  * proxies that require the real module on first property access (their export names come from
  * BERTH_SNAPSHOT_KEYS, because esbuild's interop enumerates them), and koffi, which dlopens its
  * native add-on when loaded, is loaded at its first call. Modules outside the script (koffi's
- * prebuilt binary) are required relative to the script's place in the guest. ssh2 stays out:
- * it compiles WebAssembly when loaded, which a snapshot builder does not have; the agent imports
- * it once berthd is up, as from the bundle.
+ * prebuilt binary) are required relative to the script's place in the guest. ssh2 is in, less
+ * two parts the agent does not use and a snapshot cannot hold: its WebAssembly poly1305 (a
+ * snapshot builder has no WebAssembly) and its HTTP agents (they subclass node:http's Agent).
  */
 import { build, type Plugin } from 'esbuild';
 import { SNAPSHOT_LAZY_BUILTINS, SNAPSHOT_SCRIPT } from '../agent/snapshot-build.js';
@@ -49,6 +49,30 @@ const lazyModules = (koffiFrom: string): Plugin => ({
       ].join('\n'),
       loader: 'js',
     }));
+    // ssh2's poly1305 is WebAssembly, compiled when ssh2 loads, and a snapshot builder has no
+    // WebAssembly. It serves chacha20-poly1305 alone, which the agent does not offer (server.ts):
+    // a stand-in that fails if it is ever called.
+    b.onResolve({ filter: /[\\/]crypto[\\/]poly1305\.js$/ }, (a) =>
+      a.importer.includes('ssh2') ? { path: 'poly1305', namespace: 'no-poly1305' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-poly1305' }, () => ({
+      contents: [
+        "const none = () => { throw new Error('chacha20-poly1305 is not available in the agent'); };",
+        'module.exports = () => Promise.resolve({ _malloc: () => 0, cwrap: () => none });',
+      ].join('\n'),
+      loader: 'js',
+    }));
+    // ssh2's HTTP agents subclass node:http's Agent as ssh2 loads, which would load http (a
+    // lazy built-in) into the snapshot; the agent only serves SSH and never uses them.
+    b.onResolve({ filter: /[\\/]http-agents\.js$/ }, (a) =>
+      a.importer.includes('ssh2')
+        ? { path: 'http-agents', namespace: 'no-http-agents' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-http-agents' }, () => ({
+      contents: 'module.exports = {};',
+      loader: 'js',
+    }));
     // libc.ts's `import koffi from 'koffi'`: the real module (bundled) is evaluated at first use.
     b.onResolve({ filter: /^koffi$/ }, (a) =>
       a.namespace === 'lazy-koffi' ? undefined : { path: 'koffi', namespace: 'lazy-koffi' },
@@ -68,10 +92,13 @@ export async function bundleSnapshot(opts: {
   outfile: string;
   /** Where the entry's imports and koffi resolve from (a package with node_modules above). */
   resolveDir: string;
+  /** Modules the agent imports only once berthd is starting: evaluated into the snapshot. */
+  preload: readonly string[];
 }): Promise<void> {
   const entry = [
     "import { writeSync } from 'node:fs';",
     "import { startupSnapshot } from 'node:v8';",
+    ...opts.preload.map((m) => `import ${JSON.stringify(m)};`),
     `import { runBerthd } from ${JSON.stringify(opts.berthdMain)};`,
     `import { runAgent } from ${JSON.stringify(opts.agentMain)};`,
     // process.stdout/stderr were made while the snapshot was built, around that process's pipes
@@ -89,9 +116,9 @@ export async function bundleSnapshot(opts: {
     '  process.stderr.write = direct(2) as typeof process.stderr.write;',
     '  runAgent({',
     "    startedFrom: 'snapshot',",
-    '    startEngine: async (args) => {',
+    '    startEngine: (args) => {',
     "      process.argv = [process.argv[0], 'berthd', ...args];",
-    '      runBerthd(args);',
+    '      return runBerthd(args);',
     '    },',
     '  });',
     '});',
