@@ -423,13 +423,17 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     assert.equal(after.pid, before.pid);
   });
 
-  it('notices QEMU being killed, and boots again with the data disk intact (from the agent’s startup snapshot)', async () => {
-    // The agent snapshots itself after its first ready boot (in the background, bounded here).
+  it('notices QEMU being killed, and boots again with the data disk intact (from the services’ startup snapshots)', async () => {
+    // The agent snapshots both services after its first ready boot (in the background, bounded
+    // here).
     const snapshot = await eventually(
-      'the agent’s startup snapshot on the data disk',
+      'the startup snapshots on the data disk',
       async () => {
         const r = await run(['machine', 'ssh', '--', 'ls /var/lib/berth/.node-cache/']);
-        return /^agent-[0-9a-f]+\.blob$/m.test(r.stdout) ? true : undefined;
+        return /^agent-[0-9a-f]+\.blob$/m.test(r.stdout) &&
+          /^engine-[0-9a-f]+\.blob$/m.test(r.stdout)
+          ? true
+          : undefined;
       },
       180_000,
     );
@@ -450,9 +454,15 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     await ok(['machine', 'start'], 420_000);
     const images = await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.ok(images.stdout.includes(guestRef), images.stdout);
-    const agentLog = await ok(['machine', 'ssh', '--', 'cat /run/berth/agent.log']);
-    assert.match(agentLog.stdout, /agent started from its snapshot/);
-    assert.match(agentLog.stdout, /berthd: API listening/, 'its output reaches the log');
+    const logs = await ok([
+      'machine',
+      'ssh',
+      '--',
+      'cat /run/berth/agent.log /run/berth/engine.log',
+    ]);
+    assert.match(logs.stdout, /agent started from its snapshot/);
+    assert.match(logs.stdout, /engine started from its snapshot/);
+    assert.match(logs.stdout, /berthd: API listening/, 'its output reaches the log');
   });
 
   it('shows the guest console, stops, and removes everything', async () => {

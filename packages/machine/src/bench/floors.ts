@@ -2,8 +2,8 @@
  * The boot floors of the VM bench, each printing a `berth-floor: <name> <guest uptime>` line on
  * the console and powering off:
  * - `busybox`: the same kernel with a bare busybox initramfs whose init is the shell itself;
- * - `node`: the full image booted as usual, except that agent.sh runs `node -e 0` instead of
- *   the agent (kernel command line switch {@link NODE_FLOOR_CMDLINE}).
+ * - `node`: the full image booted as usual, except that node-service.sh runs `node -e 0` instead
+ *   of the agent and the engine (kernel command line switch {@link NODE_FLOOR_CMDLINE}).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { S_IFCHR, S_IFDIR, S_IFREG, writeCpio } from '../../../vm-image/dist/bui
 import type { GuestImage } from '../settings.js';
 
 export const FLOOR_PREFIX = 'berth-floor: ';
-/** Makes the image's agent.sh run `node -e 0`, report, and power off. */
+/** Makes the image's node-service.sh run `node -e 0`, report, and power off. */
 export const NODE_FLOOR_CMDLINE = 'berth.floor=node';
 
 /** The floor's name and the guest uptime (s) it reported, from one console line. */
@@ -61,7 +61,7 @@ export function busyboxFloorImage(
   return { ...rest, initrd };
 }
 
-/** The full image with agent.sh switched to the `node -e 0` floor. */
+/** The full image with node-service.sh switched to the `node -e 0` floor. */
 export function nodeFloorImage(image: GuestImage): GuestImage {
   return { ...image, cmdline: `${image.cmdline} ${NODE_FLOOR_CMDLINE}`.trim() };
 }

@@ -1,17 +1,9 @@
 /**
- * The agent's entry in the image (agent.mjs), when agent.sh has no startup snapshot to start
- * from: berthd is imported from beside this file, sharing its chunks; after ready, the snapshot
- * for the next boots is made (snapshot-build.ts).
+ * The agent service's entry in the image (agent.mjs), when it has no startup snapshot: after
+ * ready, it makes the snapshots of both services for the next boots (snapshot-build.ts).
  */
 import { log } from './console.js';
-import { startEngineInProcess } from './engine.js';
 import { runAgent } from './main.js';
-import { buildSnapshotInBackground } from './snapshot-build.js';
+import { buildSnapshotsInBackground } from './snapshot-build.js';
 
-const BERTHD = new URL('./berthd.mjs', import.meta.url).pathname;
-
-runAgent({
-  startedFrom: 'bundle',
-  startEngine: (args) => startEngineInProcess(BERTHD, args),
-  afterReady: (image) => buildSnapshotInBackground(image, log),
-});
+runAgent({ startedFrom: 'bundle', afterReady: (image) => buildSnapshotsInBackground(image, log) });

@@ -1,20 +1,5 @@
-/** berthd inside the agent's process, and small HTTP helpers for its unix socket. */
-import { existsSync } from 'node:fs';
+/** Small HTTP helpers for berthd's unix socket. */
 import { request, type IncomingMessage } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
-
-/**
- * Runs berthd's bundle (`entry`, whose top level starts the daemon from process.argv and exports
- * `listening`) inside this process. Resolves once berthd's API listens; the daemon runs on this
- * event loop, and its signal handlers stop it and end the process.
- */
-export async function startEngineInProcess(entry: string, args: readonly string[]): Promise<void> {
-  process.argv = [process.execPath, entry, ...args];
-  const berthd = (await import(pathToFileURL(entry).href)) as { listening?: Promise<void> };
-  if (!(berthd.listening instanceof Promise)) throw new Error(`${entry} exports no listening`);
-  await berthd.listening;
-}
 
 export function engineGet(
   socketPath: string,
@@ -49,14 +34,4 @@ export function engineStream(socketPath: string, path: string): Promise<Incoming
     req.on('error', reject);
     req.end();
   });
-}
-
-/** True once `path` exists, false when it did not appear within timeoutMs. */
-export async function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
 }

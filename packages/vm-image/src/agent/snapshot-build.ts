@@ -1,16 +1,19 @@
 /**
- * The agent's V8 startup snapshot. Under emulation, loading the agent's and berthd's modules is
- * most of what the agent adds to a boot (about 2–3 s); a snapshot of the heap after loading them
- * starts in a fraction of that. After the first boot that reached ready, the agent builds one in
- * the background from agent-snapshot.cjs (build/snapshot-bundle.ts) onto the data disk, keyed by
- * the image; agent.sh starts from it on later boots, and drops it if a start from it fails.
- * It is made in the guest, not in the image, because V8's snapshots are not byte-reproducible.
+ * The guest services' V8 startup snapshots (service.ts). Under emulation, loading the modules of
+ * the agent and of berthd is most of what each adds to a boot; a snapshot of the heap after
+ * loading them starts in a fraction of that. After the first boot that reached ready, the agent
+ * builds one per service in the background from its snapshot script
+ * (build/snapshot-bundle.ts) onto the data disk, keyed by the image; node-service.sh starts
+ * from them on later boots, and drops one whose start does not get ready.
+ * They are made in the guest, not in the image, because V8's snapshots are not
+ * byte-reproducible.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { basename, join } from 'node:path';
 import { GUEST_DATA_ROOT } from './protocol.js';
+import type { GuestService } from './service.js';
 
 /**
  * Built-ins a snapshot must not hold (their native state cannot be serialised, or they hold
@@ -30,23 +33,34 @@ export const SNAPSHOT_LAZY_BUILTINS = [
   'zlib',
 ] as const;
 
-export const SNAPSHOT_SCRIPT = '/usr/lib/berth/dist/cli/agent-snapshot.cjs';
-/** Where agent.sh also looks (and NODE_COMPILE_CACHE points). */
-const CACHE_DIR = join(GUEST_DATA_ROOT, '.node-cache');
+/** Where the services' bundles and snapshot scripts are in the image. */
+export const GUEST_BUNDLE_DIR = '/usr/lib/berth/dist/cli';
+export const GUEST_SERVICES = ['agent', 'engine'] as const satisfies readonly GuestService[];
 
-export function snapshotBlob(image: string): string {
-  return join(CACHE_DIR, `agent-${image}.blob`);
+export function snapshotScript(service: GuestService): string {
+  return `${GUEST_BUNDLE_DIR}/${service}-snapshot.cjs`;
 }
 
-/** Starts building this image's snapshot unless it exists; removes other images' snapshots. */
-export function buildSnapshotInBackground(image: string, log: (line: string) => void): void {
+/** Where node-service.sh also looks (and NODE_COMPILE_CACHE points). */
+const CACHE_DIR = join(GUEST_DATA_ROOT, '.node-cache');
+
+export function snapshotBlob(service: GuestService, image: string): string {
+  return join(CACHE_DIR, `${service}-${image}.blob`);
+}
+
+/** Builds this image's missing snapshots, one after the other; removes other images' ones. */
+export function buildSnapshotsInBackground(image: string, log: (line: string) => void): void {
   if (!/^[0-9a-f]{8,64}$/.test(image)) return;
-  const blob = snapshotBlob(image);
   mkdirSync(CACHE_DIR, { recursive: true });
   const existing = readdirSync(CACHE_DIR);
-  if (existing.includes(basename(blob))) return;
+  const ours = new Set(GUEST_SERVICES.map((s) => basename(snapshotBlob(s, image))));
   for (const f of existing)
-    if (/^agent-.*\.blob(\.tmp)?$/.test(f)) rmSync(join(CACHE_DIR, f), { force: true });
+    if (/^(agent|engine)-.*\.blob(\.tmp)?$/.test(f) && !ours.has(f))
+      rmSync(join(CACHE_DIR, f), { force: true });
+  const missing = GUEST_SERVICES.filter(
+    (s) => !existing.includes(basename(snapshotBlob(s, image))),
+  );
+  if (missing.length === 0) return;
   const keys = join(CACHE_DIR, 'snapshot-keys.json');
   const listKeys =
     `const o = {}; for (const m of ${JSON.stringify(SNAPSHOT_LAZY_BUILTINS)}) ` +
@@ -72,10 +86,21 @@ export function buildSnapshotInBackground(image: string, log: (line: string) => 
     if (!listed) return fail('listing built-in exports');
     writeFileSync(keys, stdout);
     const env = { ...process.env, BERTH_SNAPSHOT_KEYS: keys };
-    run(['--snapshot-blob', `${blob}.tmp`, '--build-snapshot', SNAPSHOT_SCRIPT], env, (built) => {
-      if (!built) return fail('building');
-      renameSync(`${blob}.tmp`, blob);
-      log(`startup snapshot written: ${blob}`);
-    });
+    const next = (left: readonly GuestService[]): void => {
+      const [service, ...rest] = left;
+      if (!service) return;
+      const blob = snapshotBlob(service, image);
+      run(
+        ['--snapshot-blob', `${blob}.tmp`, '--build-snapshot', snapshotScript(service)],
+        env,
+        (built) => {
+          if (!built) return fail(`building the ${service}'s`);
+          renameSync(`${blob}.tmp`, blob);
+          log(`startup snapshot written: ${blob}`);
+          next(rest);
+        },
+      );
+    };
+    next(missing);
   });
 }

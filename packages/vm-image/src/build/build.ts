@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { bundle } from './bundle.js';
 import { bundleSnapshot } from './snapshot-bundle.js';
-import { SNAPSHOT_SCRIPT } from '../agent/snapshot-build.js';
+import { snapshotScript } from '../agent/snapshot-build.js';
 import {
   ARCH,
   BOOT_MODULES,
@@ -132,7 +132,7 @@ const GUEST_FILES = [
   'inittab',
   'rcS',
   'udhcpc.script',
-  'agent.sh',
+  'node-service.sh',
   'shutdown.sh',
   'power-button',
 ];
@@ -170,24 +170,35 @@ async function buildLocked(
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
-    log('bundling berthd and the agent');
+    log('bundling berthd and the guest services');
     const bundleDir = join(work, 'bundle');
-    const snapshotBundle = basename(SNAPSHOT_SCRIPT);
+    // The engine service imports berthd's CLI from the runtime package: its source, so that it
+    // shares its chunks with berthd.mjs.
+    const alias = { '@berth/runtime': join(repoRoot, 'packages/runtime/src') };
     const bundleFiles = await bundle(
       {
         berthd: join(repoRoot, 'packages/runtime/src/cli/berthd.ts'),
         agent: join(packageRoot, 'src/agent/cli.ts'),
+        engine: join(packageRoot, 'src/agent/engine-cli.ts'),
       },
       bundleDir,
+      alias,
     );
-    await bundleSnapshot({
-      agentMain: join(packageRoot, 'src/agent/main.ts'),
-      berthdMain: join(repoRoot, 'packages/runtime/src/cli/berthd-main.ts'),
-      outfile: join(bundleDir, snapshotBundle),
-      resolveDir: join(repoRoot, 'packages/runtime'),
-      preload: ['server.ts', 'ports.ts'].map((f) => join(packageRoot, 'src/agent', f)),
-    });
-    bundleFiles.push(snapshotBundle);
+    for (const [service, main, run] of [
+      ['agent', 'main.ts', 'runAgent'],
+      ['engine', 'engine-main.ts', 'runEngine'],
+    ] as const) {
+      const script = snapshotScript(service);
+      await bundleSnapshot({
+        main: join(packageRoot, 'src/agent', main),
+        run,
+        outfile: join(bundleDir, basename(script)),
+        guestPath: script,
+        resolveDir: join(repoRoot, 'packages/runtime'),
+        alias,
+      });
+      bundleFiles.push(basename(script));
+    }
     const berthdBundle = join(bundleDir, 'berthd.mjs');
     const agentBundle = join(bundleDir, 'agent.mjs');
     const runtimeVersion = (
@@ -286,6 +297,7 @@ async function buildLocked(
       node: tarballs[0]!.version,
       berthd: { version: runtimeVersion, sha256: sha256File(berthdBundle) },
       agent: { sha256: sha256File(agentBundle) },
+      engine: { sha256: sha256File(join(bundleDir, 'engine.mjs')) },
       files,
       debian: fetched.map((d) => ({ name: d.name, version: d.version, sha256: d.sha256 })),
       npm: tarballs.map((t) => ({ name: t.name, version: t.version, sha256: t.sha256 })),
@@ -460,7 +472,7 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   await unpackNpm(s.tarballs[0]!.file, nodePkg);
   writeGuest(root, 'usr/bin/node', readFileSync(join(nodePkg, 'bin/node')), 0o755);
   const berth = 'usr/lib/berth';
-  // The agent and berthd sit together: they import the same chunks, loaded once.
+  // The services' bundles and berthd's sit together: they import the same chunks.
   for (const f of s.bundleFiles)
     writeGuest(root, `${berth}/dist/cli/${f}`, readFileSync(join(s.bundleDir, f)));
   // berthd reads its version from the package.json two levels above its entry point.
@@ -472,7 +484,7 @@ async function assembleSystem(s: SystemInputs): Promise<void> {
   const koffiDir = `${berth}/node_modules/@koromix/koffi-linux-${info.nodeArch}`;
   await unpackNpm(s.tarballs[1]!.file, join(root, koffiDir));
   rmSync(join(root, koffiDir, `musl_${info.nodeArch}`), { recursive: true, force: true });
-  for (const f of ['rcS', 'udhcpc.script', 'agent.sh', 'shutdown.sh'])
+  for (const f of ['rcS', 'udhcpc.script', 'node-service.sh', 'shutdown.sh'])
     writeGuest(root, `${berth}/${f}`, guestFile(f), 0o755);
   writeGuest(root, 'etc/inittab', guestFile('inittab'));
   // busybox acpid runs /etc/acpi/<action> for an event; the power button's is PWRF/00000080.

@@ -1,10 +1,9 @@
 /**
- * berthd and the guest agent, bundled by esbuild for the guest's Node in one build: each entry
- * becomes `<name>.mjs`, and what they share (zod, the engine client, the protocol) goes into
- * chunks both import, so one Node process loads it once; a dynamic import (ssh2 in the agent)
- * becomes a chunk that is read only when it is imported. Native modules stay outside: koffi
- * finds its prebuilt binary through `require('@koromix/koffi-linux-<arch>')`, resolved from
- * node_modules next to the output.
+ * berthd and the guest services, bundled by esbuild for the guest's Node in one build: each
+ * entry becomes `<name>.mjs`, and what they share (berthd for the engine service and berthd's
+ * CLI; zod and the protocol for all) goes into chunks, stored once. Native modules stay
+ * outside: koffi finds its prebuilt binary through `require('@koromix/koffi-linux-<arch>')`,
+ * resolved from node_modules next to the output.
  */
 import { readdirSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
@@ -46,7 +45,11 @@ const HTTP_VIA_REQUIRE: Plugin = {
  * `chunk-<hash>.mjs` files; resolves with the names written, sorted. Chunk names are content
  * hashes, so the same sources give the same files.
  */
-export async function bundle(entries: Record<string, string>, outdir: string): Promise<string[]> {
+export async function bundle(
+  entries: Record<string, string>,
+  outdir: string,
+  alias: Record<string, string> = {},
+): Promise<string[]> {
   const result = await build({
     entryPoints: entries,
     outdir,
@@ -63,6 +66,7 @@ export async function bundle(entries: Record<string, string>, outdir: string): P
     legalComments: 'none',
     banner: { js: ESM_REQUIRE_SHIM },
     plugins: [HTTP_VIA_REQUIRE],
+    alias,
     // Native add-ons load at run time or are optional (ssh2 falls back to pure JS crypto).
     external: ['@koromix/*', 'cpu-features', '*.node'],
     logLevel: 'error',

@@ -16,6 +16,8 @@ export const ManifestSchema = z.object({
   node: z.string(),
   berthd: z.object({ version: z.string(), sha256: z.string() }),
   agent: z.object({ sha256: z.string() }),
+  /** The engine service (berthd with the machine's flags); absent in images before it. */
+  engine: z.object({ sha256: z.string() }).optional(),
   files: z.record(z.string(), FileInfo),
   debian: z.array(Component),
   npm: z.array(Component),

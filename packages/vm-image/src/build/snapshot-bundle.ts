@@ -1,7 +1,7 @@
 /**
- * agent-snapshot.cjs: the agent and berthd as one CommonJS script for `node --build-snapshot`
- * (the guest runs it, see agent/snapshot-build.ts). Its top level only loads modules; the
- * deserialised snapshot's main function runs the agent, which starts berthd in-process.
+ * `<service>-snapshot.cjs`: a guest service (the agent, or the engine: berthd) as one CommonJS
+ * script for `node --build-snapshot` (the guest runs it, see agent/snapshot-build.ts). Its top
+ * level only loads modules; the deserialised snapshot's main function starts the service.
  *
  * What a snapshot cannot hold waits for first use: the built-ins in SNAPSHOT_LAZY_BUILTINS become
  * proxies that require the real module on first property access (their export names come from
@@ -12,19 +12,20 @@
  * snapshot builder has no WebAssembly) and its HTTP agents (they subclass node:http's Agent).
  */
 import { build, type Plugin } from 'esbuild';
-import { SNAPSHOT_LAZY_BUILTINS, SNAPSHOT_SCRIPT } from '../agent/snapshot-build.js';
+import { SNAPSHOT_LAZY_BUILTINS } from '../agent/snapshot-build.js';
 
 const LAZY = new RegExp(`^(node:)?(${SNAPSHOT_LAZY_BUILTINS.join('|')})$`);
 
 /** `require` as the script sees it: built-ins from the snapshot's own, the rest from its path. */
-const BANNER = [
-  'var require = ((builtin) => {',
-  '  let user;',
-  "  const { isBuiltin, createRequire } = builtin('node:module');",
-  `  return (id) => (isBuiltin(id) ? builtin(id) : (user ??= createRequire(${JSON.stringify(SNAPSHOT_SCRIPT)}))(id));`,
-  '})(require);',
-  "var __berthBuiltinKeys = JSON.parse(require('node:fs').readFileSync(process.env.BERTH_SNAPSHOT_KEYS, 'utf8'));",
-].join('\n');
+const banner = (guestPath: string) =>
+  [
+    'var require = ((builtin) => {',
+    '  let user;',
+    "  const { isBuiltin, createRequire } = builtin('node:module');",
+    `  return (id) => (isBuiltin(id) ? builtin(id) : (user ??= createRequire(${JSON.stringify(guestPath)}))(id));`,
+    '})(require);',
+    "var __berthBuiltinKeys = JSON.parse(require('node:fs').readFileSync(process.env.BERTH_SNAPSHOT_KEYS, 'utf8'));",
+  ].join('\n');
 
 const lazyModules = (koffiFrom: string): Plugin => ({
   name: 'snapshot-lazy-modules',
@@ -87,20 +88,20 @@ const lazyModules = (koffiFrom: string): Plugin => ({
 });
 
 export async function bundleSnapshot(opts: {
-  agentMain: string;
-  berthdMain: string;
+  /** The service's module, and its export that starts it with `{ startedFrom }`. */
+  main: string;
+  run: string;
   outfile: string;
+  /** The script's path in the guest: its require and import.meta.url resolve from there. */
+  guestPath: string;
   /** Where the entry's imports and koffi resolve from (a package with node_modules above). */
   resolveDir: string;
-  /** Modules the agent imports only once berthd is starting: evaluated into the snapshot. */
-  preload: readonly string[];
+  alias?: Record<string, string>;
 }): Promise<void> {
   const entry = [
     "import { writeSync } from 'node:fs';",
     "import { startupSnapshot } from 'node:v8';",
-    ...opts.preload.map((m) => `import ${JSON.stringify(m)};`),
-    `import { runBerthd } from ${JSON.stringify(opts.berthdMain)};`,
-    `import { runAgent } from ${JSON.stringify(opts.agentMain)};`,
+    `import { ${opts.run} as run } from ${JSON.stringify(opts.main)};`,
     // process.stdout/stderr were made while the snapshot was built, around that process's pipes
     // (Node's own warnings touch them), and write nowhere after: write to this process's fds.
     'const direct = (fd: number) => (chunk: unknown, ...rest: unknown[]) => {',
@@ -114,13 +115,7 @@ export async function bundleSnapshot(opts: {
     'startupSnapshot.setDeserializeMainFunction(() => {',
     '  process.stdout.write = direct(1) as typeof process.stdout.write;',
     '  process.stderr.write = direct(2) as typeof process.stderr.write;',
-    '  runAgent({',
-    "    startedFrom: 'snapshot',",
-    '    startEngine: (args) => {',
-    "      process.argv = [process.argv[0], 'berthd', ...args];",
-    '      return runBerthd(args);',
-    '    },',
-    '  });',
+    "  run({ startedFrom: 'snapshot' });",
     '});',
   ].join('\n');
   const result = await build({
@@ -138,9 +133,10 @@ export async function bundleSnapshot(opts: {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
-    banner: { js: BANNER },
+    banner: { js: banner(opts.guestPath) },
     // berthd finds its package.json two levels above its entry, as from dist/cli/berthd.mjs.
-    define: { 'import.meta.url': JSON.stringify(`file://${SNAPSHOT_SCRIPT}`) },
+    define: { 'import.meta.url': JSON.stringify(`file://${opts.guestPath}`) },
+    ...(opts.alias ? { alias: opts.alias } : {}),
     plugins: [lazyModules(opts.resolveDir)],
     external: ['@koromix/*', 'cpu-features', '*.node'],
     logLevel: 'error',
