@@ -112,6 +112,7 @@ function udpExchange(port: number, text: string, timeoutMs = 90_000): Promise<st
 
 describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_000 }, () => {
   let home: string;
+  let shelf: string;
   let env: NodeJS.ProcessEnv;
   let registry: Registry;
   let guestRef: string;
@@ -137,9 +138,12 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
     guestRef = pushed.ref.replace('127.0.0.1', QEMU_USER_NET_HOST);
     mkdirSync(join(home, 'site'));
     writeFileSync(join(home, 'site', 'index.html'), 'hello from the host\n');
+    shelf = mkdtempSync(join(tmpdir(), 'berth-e2e-ro-'));
+    writeFileSync(join(shelf, 'note.txt'), 'look, do not touch\n');
   });
 
   after(async () => {
+    if (shelf) rmSync(shelf, { recursive: true, force: true });
     if (home) {
       await run(['machine', 'rm', '--force']).catch(() => undefined);
       rmSync(home, { recursive: true, force: true });
@@ -162,6 +166,8 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
       'tcg',
       '--share',
       home,
+      '--share',
+      `${shelf}:ro`,
       '--insecure-registry',
       `${QEMU_USER_NET_HOST}:${port}`,
     ]);
@@ -259,6 +265,26 @@ describe('berth machine under QEMU/TCG, end to end', { skip, timeout: 20 * 60_00
       180_000,
     );
     assert.equal(r.stdout, 'hello from the host\n');
+  });
+
+  it('shares a folder read-only when asked (--share DIR:ro)', async () => {
+    const r = await run(
+      [
+        'run',
+        '--rm',
+        '-v',
+        `${shelf}:/shelf`,
+        guestRef,
+        'sh',
+        '-c',
+        'cat /shelf/note.txt; touch /shelf/new',
+      ],
+      180_000,
+    );
+    assert.equal(r.stdout, 'look, do not touch\n');
+    assert.notEqual(r.code, 0, describeRun(['run'], r));
+    assert.match(r.stderr, /Read-only file system/);
+    assert.equal(existsSync(join(shelf, 'new')), false);
   });
 
   it('publishes a port on the host’s 127.0.0.1 and removes it with the container', async () => {

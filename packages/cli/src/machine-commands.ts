@@ -12,6 +12,7 @@ import {
   readMachineKeys,
   startInBackground,
   type MachineStatus,
+  type SharedFolder,
 } from '@berth/machine';
 import { CONTEXT_NAME, ensureDockerContext } from './context.js';
 import { UsageError, type Io } from './io.js';
@@ -69,6 +70,10 @@ function positiveInt(value: string | undefined, what: string): number | undefine
   return n;
 }
 
+function describeShares(folders: readonly SharedFolder[]): string {
+  return folders.map((f) => (f.readOnly ? `${f.hostPath} (read-only)` : f.hostPath)).join(', ');
+}
+
 async function init(args: readonly string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
@@ -108,9 +113,7 @@ async function init(args: readonly string[], io: Io): Promise<number> {
   });
   io.out(
     `Machine "${settings.name}" created: ${settings.cpus} CPUs, ${settings.memoryMiB} MiB memory, ${settings.diskGiB} GiB disk` +
-      (settings.sharedFolders.length
-        ? `, sharing ${settings.sharedFolders.map((f) => f.hostPath).join(', ')}`
-        : '') +
+      (settings.sharedFolders.length ? `, sharing ${describeShares(settings.sharedFolders)}` : '') +
       `\nStart it: berth machine start\n`,
   );
   return 0;
@@ -179,7 +182,7 @@ function describe(s: MachineStatus): string {
       `Size:     ${s.settings.cpus} CPUs, ${s.settings.memoryMiB} MiB, ${s.settings.diskGiB} GiB disk`,
     );
     if (s.settings.sharedFolders.length)
-      lines.push(`Shares:   ${s.settings.sharedFolders.map((f) => f.hostPath).join(', ')}`);
+      lines.push(`Shares:   ${describeShares(s.settings.sharedFolders)}`);
   }
   if (s.pid) lines.push(`VM pid:   ${s.pid}`);
   lines.push(

@@ -8,7 +8,7 @@ import { machineCommand, MACHINE_VERBS } from './machine-commands.js';
 export const USAGE = `Usage: berth COMMAND
 
 Machine:
-  berth machine init [--cpus N] [--memory MiB] [--disk GiB] [--share DIR]... [--image DIR]
+  berth machine init [--cpus N] [--memory MiB] [--disk GiB] [--share DIR[:ro]]... [--image DIR]
                      [--accel kvm,tcg] [--arch x86_64|aarch64] [--insecure-registry HOST:PORT]...
   berth machine ${MACHINE_VERBS.filter((v) => v !== 'init').join('|')} [--name NAME]
 

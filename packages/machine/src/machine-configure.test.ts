@@ -48,7 +48,7 @@ describe('Machine.configure', () => {
       cpus: 4,
       memoryMiB: 3072,
       diskGiB: 16,
-      sharedFolders: [root],
+      sharedFolders: [root, '/srv/data:ro'],
       insecureRegistries: ['10.0.2.2:5000'],
     });
     assert.equal(next.cpus, 4);
@@ -56,6 +56,7 @@ describe('Machine.configure', () => {
     assert.equal(next.diskGiB, 16);
     assert.deepEqual(next.sharedFolders, [
       { hostPath: root, guestPath: root, tag: 'berth0', readOnly: false },
+      { hostPath: '/srv/data', guestPath: '/srv/data', tag: 'berth1', readOnly: true },
     ]);
     assert.deepEqual(onDisk(), next);
     assert.deepEqual(machine.settings(), next);
@@ -86,7 +87,10 @@ describe('Machine.configure', () => {
           /is running: cpus take effect at the next start/.test(e.message),
       );
       assert.deepEqual(onDisk(), before);
-      assert.equal((await machine.configure({ cpus: 4, sharedFolders: [root] })).cpus, 4);
+      assert.equal(
+        (await machine.configure({ cpus: 4, sharedFolders: [root, '/srv/data:ro'] })).cpus,
+        4,
+      );
     } finally {
       vm.running = false;
     }

@@ -71,9 +71,16 @@ export function hostArch(): GuestArch {
   return process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 }
 
-/** Tags are positional so they never depend on path characters QEMU would reject. */
-export function sharedFoldersFor(paths: readonly string[]): SharedFolder[] {
-  return paths.map((p, i) => ({ hostPath: p, guestPath: p, tag: `berth${i}`, readOnly: false }));
+/**
+ * Shared folders from `DIR` or `DIR:ro` specs (docker's `-v` suffix; `:rw` is the default).
+ * Tags are positional so they never depend on path characters QEMU would reject.
+ */
+export function sharedFoldersFor(specs: readonly string[]): SharedFolder[] {
+  return specs.map((spec, i) => {
+    const mode = /:(ro|rw)$/.exec(spec)?.[1];
+    const path = mode ? spec.slice(0, -3) : spec;
+    return { hostPath: path, guestPath: path, tag: `berth${i}`, readOnly: mode === 'ro' };
+  });
 }
 
 /** The shares as the guest config names them: 9p, which a virtiofs-capable driver may switch. */

@@ -196,18 +196,10 @@ async function fetchAndUnpack(
   const failed = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal;
   const limiter = new TransferLimiter(PULL_CONCURRENCY);
-  let firstFailure: unknown;
-  const jobs = layers.map((layer, i) =>
-    present[i]
-      ? Promise.resolve()
-      : pullLayer(layer, i).catch((err: unknown) => {
-          firstFailure ??= err;
-          failed.abort();
-          throw err;
-        }),
+  await allThenFirstError(
+    layers.map((layer, i) => (present[i] ? Promise.resolve() : pullLayer(layer, i))),
+    () => failed.abort(),
   );
-  const results = await Promise.allSettled(jobs);
-  if (results.some((r) => r.status === 'rejected')) throw firstFailure;
 
   async function pullLayer(layer: Descriptor, i: number): Promise<void> {
     const id = shortId(layer.digest);
@@ -261,9 +253,33 @@ async function fetchAndUnpack(
         input.destroy(err instanceof Error ? err : new Error(String(err)));
         throw err;
       });
-    await Promise.all([fetched, unpacked]);
+    // A failed layer's unpack removes its directory before this returns: nothing writes into
+    // the store once the pull has failed.
+    await allThenFirstError([fetched, unpacked]);
     emit({ status: 'Pull complete', id });
   }
+}
+
+/**
+ * Waits until every promise settled, then rejects with the first rejection (in time) if any,
+ * after telling `onFirstError` at once. Promise.all would reject while the others still run.
+ */
+async function allThenFirstError(
+  promises: readonly Promise<unknown>[],
+  onFirstError?: (err: unknown) => void,
+): Promise<void> {
+  let failure: { err: unknown } | undefined;
+  await Promise.allSettled(
+    promises.map((p) =>
+      p.catch((err: unknown) => {
+        if (!failure) {
+          failure = { err };
+          onFirstError?.(err);
+        }
+      }),
+    ),
+  );
+  if (failure) throw failure.err;
 }
 
 type ParsedDocument = { kind: 'index'; index: Index } | { kind: 'manifest'; manifest: Manifest };
