@@ -345,10 +345,11 @@ async function measureIdle(
   await sleep(5000);
   const meminfo = await guestExec(link, 'cat /proc/meminfo');
   const guestUsedKiB = usedMemoryKiB(meminfo);
-  // Who holds it: the guest's Node processes (agent, berthd) and tmpfs (Shmem).
+  // Who holds it: the guest's Node services (agent, engine) and tmpfs (Shmem). A service is
+  // named by its last argument: its bundle, or berth-<service> when started from a snapshot.
   const statuses = await guestExec(
     link,
-    'for p in $(pidof node); do echo "== $(tr "\\0" " " </proc/$p/cmdline | cut -d" " -f2)"; cat /proc/$p/status; done',
+    'for p in $(pidof node); do echo "== $(tr "\\0" " " </proc/$p/cmdline | awk \'{print $NF}\')"; cat /proc/$p/status; done',
   );
   const guestRssMB: Record<string, number> = {};
   for (const part of statuses.split('== ').slice(1)) {
