@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { engineGet, engineStream } from './engine.js';
+import { engineGet, engineStream } from './engine-http.js';
 import type { PublishedPort } from './protocol.js';
 
 const ContainerListSchema = z.array(

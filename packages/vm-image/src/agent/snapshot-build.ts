@@ -48,6 +48,8 @@ export function snapshotBlob(service: GuestService, image: string): string {
   return join(CACHE_DIR, `${service}-${image}.blob`);
 }
 
+const SNAPSHOT_FILE = new RegExp(`^(${GUEST_SERVICES.join('|')})-.*\\.blob(\\.tmp)?$`);
+
 /** Builds this image's missing snapshots, one after the other; removes other images' ones. */
 export function buildSnapshotsInBackground(image: string, log: (line: string) => void): void {
   if (!/^[0-9a-f]{8,64}$/.test(image)) return;
@@ -55,8 +57,7 @@ export function buildSnapshotsInBackground(image: string, log: (line: string) =>
   const existing = readdirSync(CACHE_DIR);
   const ours = new Set(GUEST_SERVICES.map((s) => basename(snapshotBlob(s, image))));
   for (const f of existing)
-    if (/^(agent|engine)-.*\.blob(\.tmp)?$/.test(f) && !ours.has(f))
-      rmSync(join(CACHE_DIR, f), { force: true });
+    if (SNAPSHOT_FILE.test(f) && !ours.has(f)) rmSync(join(CACHE_DIR, f), { force: true });
   const missing = GUEST_SERVICES.filter(
     (s) => !existing.includes(basename(snapshotBlob(s, image))),
   );
